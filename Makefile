@@ -1,0 +1,37 @@
+# Quick start:  make run   (sets everything up, starts the router and its demo)
+#               make test  (sets everything up, runs the whole test suite)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test peers venv lint typecheck bench clean
+
+$(STAMP): pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Third-party peers used by interop tests (ffmpeg, GStreamer, tshark, chromium).
+# Installs them when run as root on Debian; otherwise says what is missing.
+peers:
+	@bash tools/install-peers.sh
+
+run: $(STAMP)
+	$(VENV)/bin/rtpstack pcap analyze pcaps/
+
+test: $(STAMP) peers
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check rtpstack router tools tests
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	@for b in tools/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info
