@@ -1,0 +1,292 @@
+"""The RTP forwarding fast path: read and rewrite headers in ``bytes``/``bytearray``.
+
+Nothing here builds an object per packet: every function takes the datagram (``bytes``,
+``bytearray`` or anything ``struct`` can read) and returns plain ints, bools and tuples. The
+typed classes in :mod:`rtpstack.rtp` and :mod:`rtpstack.headerext` are built on these
+functions, so both give the same answers and raise the same :class:`RtpParseError` messages.
+
+Public API (names are stable; other layers call them):
+
+``parse_header(data) -> (marker, payload_type, sequence_number, timestamp, ssrc,
+ext_profile, ext_start, payload_start, payload_end)``
+    Validate the whole RTP framing (RFC 3550 5.1: version 2, CSRC list, extension block,
+    padding) and return the fixed-header fields plus offsets. ``marker`` is a bool.
+    ``ext_profile`` is ``-1`` when the X bit is clear; otherwise the 16-bit profile
+    (``0xBEDE`` one-byte form, ``0x100X`` two-byte form) and the extension data is
+    ``data[ext_start:payload_start]``. The payload is ``data[payload_start:payload_end]``;
+    padding (with its count octet) is ``data[payload_end:]``.
+``header_length(data) -> int``
+    Octets before the payload (12 + 4*CC + extension block); validates the header, not padding.
+``scan_elements(data, profile, start, end) -> list[(id, offset, length)]``
+    RFC 8285 elements of an extension block whose data is ``data[start:end]``; empty for
+    profiles other than one-byte and two-byte form.
+``extension_elements(data) -> list[(id, offset, length)]``
+    ``parse_header`` + ``scan_elements`` in one call.
+``find_extension(data, ext_id) -> (offset, length) | None``
+    Where the value of element ``ext_id`` lies (first occurrence), or ``None``.
+``read_packet(data) -> (marker, payload_type, sequence_number, timestamp, ssrc,
+payload_start, payload_end, elements)``
+    Everything a forwarder reads, in one call (``elements`` as from ``scan_elements``).
+``rewrite_header(buf, ssrc, sequence_number, timestamp)``, ``set_ssrc``,
+``set_sequence_number``, ``set_timestamp``, ``set_marker``, ``set_payload_type``
+    Rewrite fields of a ``bytearray`` in place.
+``write_extension(buf, ext_id, value) -> bool``
+    Overwrite the value of element ``ext_id`` in place (same length only); False if absent.
+
+One-byte form rules (RFC 8285 4.2): octet 0x00 is padding; ID 15 stops processing of the
+block; ID 0 with a non-zero length is not padding and also stops processing (as pion and
+libwebrtc do). Two-byte form (4.3): octet 0x00 is padding, zero-length values are allowed.
+An element whose value runs past the block is an error.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from rtpstack.errors import RtpParseError
+
+__all__ = [
+    "ONE_BYTE_PROFILE",
+    "TWO_BYTE_PROFILE",
+    "TWO_BYTE_PROFILE_MASK",
+    "Buffer",
+    "ElementSpan",
+    "HeaderFields",
+    "PacketView",
+    "extension_elements",
+    "find_extension",
+    "header_length",
+    "parse_header",
+    "read_packet",
+    "rewrite_header",
+    "scan_elements",
+    "set_marker",
+    "set_payload_type",
+    "set_sequence_number",
+    "set_ssrc",
+    "set_timestamp",
+    "write_extension",
+]
+
+ONE_BYTE_PROFILE = 0xBEDE
+TWO_BYTE_PROFILE = 0x1000
+TWO_BYTE_PROFILE_MASK = 0xFFF0
+
+Buffer = bytes | bytearray | memoryview
+ElementSpan = tuple[int, int, int]
+HeaderFields = tuple[bool, int, int, int, int, int, int, int, int]
+PacketView = tuple[bool, int, int, int, int, int, int, list[ElementSpan]]
+
+_FIXED = struct.Struct("!BBHII")
+_EXT_HDR = struct.Struct("!HH")
+_SEQ_TS_SSRC = struct.Struct("!HII")
+_U16 = struct.Struct("!H")
+_U32 = struct.Struct("!I")
+
+_unpack_fixed = _FIXED.unpack_from
+_unpack_ext = _EXT_HDR.unpack_from
+
+
+def parse_header(data: Buffer) -> HeaderFields:
+    """Validate the RTP framing of ``data`` and return its fields and offsets.
+
+    See the module docstring for the tuple layout. Raises :class:`RtpParseError`.
+    """
+    n = len(data)
+    if n < 12:
+        raise RtpParseError(f"RTP packet too short: {n} octets, the fixed header needs 12")
+    b0, b1, seq, ts, ssrc = _unpack_fixed(data)
+    if b0 < 0x80 or b0 > 0xBF:
+        raise RtpParseError(f"RTP version {b0 >> 6} is not 2")
+    pos = 12 + ((b0 & 0x0F) << 2)
+    if pos > n:
+        raise RtpParseError(
+            f"RTP CSRC list ({b0 & 0x0F} entries) runs past the end of the packet"
+        )
+    if b0 & 0x10:
+        if pos + 4 > n:
+            raise RtpParseError("RTP header extension header runs past the end of the packet")
+        profile, words = _unpack_ext(data, pos)
+        ext_start = pos + 4
+        pos = ext_start + (words << 2)
+        if pos > n:
+            raise RtpParseError(
+                f"RTP header extension ({words} words) runs past the end of the packet"
+            )
+    else:
+        profile = -1
+        ext_start = pos
+    end = n
+    if b0 & 0x20:
+        pad = data[n - 1]
+        if pad == 0:
+            raise RtpParseError("RTP padding count is 0")
+        if pad > n - pos:
+            raise RtpParseError(
+                f"RTP padding count {pad} exceeds the {n - pos} octets after the header"
+            )
+        end = n - pad
+    return (b1 > 127, b1 & 0x7F, seq, ts, ssrc, profile, ext_start, pos, end)
+
+
+def header_length(data: Buffer) -> int:
+    """Octets before the payload: 12 + 4*CC (+ 4 + 4*length with an extension).
+
+    Validates version, CSRC list and extension bounds (not padding).
+    """
+    n = len(data)
+    if n < 12:
+        raise RtpParseError(f"RTP packet too short: {n} octets, the fixed header needs 12")
+    b0 = data[0]
+    if b0 < 0x80 or b0 > 0xBF:
+        raise RtpParseError(f"RTP version {b0 >> 6} is not 2")
+    pos = 12 + ((b0 & 0x0F) << 2)
+    if pos > n:
+        raise RtpParseError(
+            f"RTP CSRC list ({b0 & 0x0F} entries) runs past the end of the packet"
+        )
+    if b0 & 0x10:
+        if pos + 4 > n:
+            raise RtpParseError("RTP header extension header runs past the end of the packet")
+        words = (data[pos + 2] << 8) | data[pos + 3]
+        pos += 4 + (words << 2)
+        if pos > n:
+            raise RtpParseError(
+                f"RTP header extension ({words} words) runs past the end of the packet"
+            )
+    return pos
+
+
+def scan_elements(data: Buffer, profile: int, start: int, end: int) -> list[ElementSpan]:
+    """RFC 8285 elements in ``data[start:end]`` as ``(id, value_offset, value_length)``.
+
+    Returns an empty list for profiles other than 0xBEDE and 0x100X (their data is opaque).
+    Raises :class:`RtpParseError` when an element runs past ``end``.
+    """
+    out: list[ElementSpan] = []
+    i = start
+    if profile == ONE_BYTE_PROFILE:
+        while i < end:
+            b = data[i]
+            if b == 0:
+                i += 1
+                continue
+            eid = b >> 4
+            if eid == 15 or eid == 0:
+                break
+            i += 1
+            ln = (b & 0x0F) + 1
+            if i + ln > end:
+                raise RtpParseError(
+                    f"one-byte header extension element {eid} runs past the end of the block"
+                )
+            out.append((eid, i, ln))
+            i += ln
+    elif profile & TWO_BYTE_PROFILE_MASK == TWO_BYTE_PROFILE:
+        while i < end:
+            eid = data[i]
+            if eid == 0:
+                i += 1
+                continue
+            if i + 1 >= end:
+                raise RtpParseError(
+                    f"two-byte header extension element {eid} has no length octet"
+                )
+            ln = data[i + 1]
+            i += 2
+            if i + ln > end:
+                raise RtpParseError(
+                    f"two-byte header extension element {eid} runs past the end of the block"
+                )
+            out.append((eid, i, ln))
+            i += ln
+    return out
+
+
+def read_packet(data: Buffer) -> PacketView:
+    """Everything a forwarder reads from one packet, without building objects.
+
+    Returns ``(marker, payload_type, sequence_number, timestamp, ssrc, payload_start,
+    payload_end, elements)`` where ``elements`` is a list of ``(id, offset, length)``.
+    """
+    marker, pt, seq, ts, ssrc, profile, start, pos, end = parse_header(data)
+    if profile < 0:
+        return (marker, pt, seq, ts, ssrc, pos, end, [])
+    return (marker, pt, seq, ts, ssrc, pos, end, scan_elements(data, profile, start, pos))
+
+
+def extension_elements(data: Buffer) -> list[ElementSpan]:
+    """All RFC 8285 elements of the packet as ``(id, value_offset, value_length)``."""
+    h = parse_header(data)
+    if h[5] < 0:
+        return []
+    return scan_elements(data, h[5], h[6], h[7])
+
+
+def find_extension(data: Buffer, ext_id: int) -> tuple[int, int] | None:
+    """``(value_offset, value_length)`` of the first element ``ext_id``, or ``None``."""
+    for eid, off, ln in extension_elements(data):
+        if eid == ext_id:
+            return (off, ln)
+    return None
+
+
+def rewrite_header(buf: bytearray, ssrc: int, sequence_number: int, timestamp: int) -> None:
+    """Overwrite SSRC, sequence number and timestamp of the packet in ``buf`` in place."""
+    try:
+        _SEQ_TS_SSRC.pack_into(buf, 2, sequence_number, timestamp, ssrc)
+    except struct.error as exc:
+        raise ValueError(f"cannot rewrite RTP header: {exc}") from None
+
+
+def set_ssrc(buf: bytearray, ssrc: int) -> None:
+    """Overwrite the SSRC (octets 8-11) in place."""
+    try:
+        _U32.pack_into(buf, 8, ssrc)
+    except struct.error as exc:
+        raise ValueError(f"cannot set SSRC: {exc}") from None
+
+
+def set_sequence_number(buf: bytearray, sequence_number: int) -> None:
+    """Overwrite the sequence number (octets 2-3) in place."""
+    try:
+        _U16.pack_into(buf, 2, sequence_number)
+    except struct.error as exc:
+        raise ValueError(f"cannot set sequence number: {exc}") from None
+
+
+def set_timestamp(buf: bytearray, timestamp: int) -> None:
+    """Overwrite the timestamp (octets 4-7) in place."""
+    try:
+        _U32.pack_into(buf, 4, timestamp)
+    except struct.error as exc:
+        raise ValueError(f"cannot set timestamp: {exc}") from None
+
+
+def set_marker(buf: bytearray, marker: bool) -> None:
+    """Set or clear the marker bit in place."""
+    buf[1] = (buf[1] | 0x80) if marker else (buf[1] & 0x7F)
+
+
+def set_payload_type(buf: bytearray, payload_type: int) -> None:
+    """Overwrite the 7-bit payload type in place, keeping the marker bit."""
+    if not 0 <= payload_type <= 127:
+        raise ValueError(f"payload type {payload_type} is not in 0..127")
+    buf[1] = (buf[1] & 0x80) | payload_type
+
+
+def write_extension(buf: bytearray, ext_id: int, value: bytes) -> bool:
+    """Overwrite the value of element ``ext_id`` in place; False when it is absent.
+
+    The new value must have the element's current length (the block is not resized).
+    """
+    span = find_extension(buf, ext_id)
+    if span is None:
+        return False
+    off, ln = span
+    if len(value) != ln:
+        raise ValueError(
+            f"extension {ext_id} value is {ln} octets, cannot write {len(value)} in place"
+        )
+    buf[off : off + ln] = value
+    return True
