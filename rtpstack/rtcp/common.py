@@ -1,0 +1,171 @@
+"""The RTCP common header (RFC 3550 6.4) and the framing every RTCP packet shares.
+
+Every packet starts with a 4-octet header: version (2 bits, must be 2), padding bit, a 5-bit
+count (report count, source count, APP subtype or feedback message type, depending on the
+packet type), the 8-bit packet type and a 16-bit length in 32-bit words minus one. When the
+padding bit is set the last octet of the packet counts the padding octets (itself included).
+
+The packet classes keep the padding octets exactly as received (``padding`` field, the count
+octet included), so ``bytes(Packet.parse(data)) == data`` holds even for odd padding contents.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import ClassVar, Final
+
+from rtpstack.errors import RtcpParseError
+
+__all__ = [
+    "HEADER_SIZE",
+    "PT_APP",
+    "PT_BYE",
+    "PT_PSFB",
+    "PT_RR",
+    "PT_RTPFB",
+    "PT_SDES",
+    "PT_SR",
+    "PT_XR",
+    "RTCP_VERSION",
+    "RawRtcpPacket",
+    "RtcpHeader",
+    "RtcpParseError",
+    "build_packet",
+    "check_single",
+    "make_padding",
+    "split_packet",
+]
+
+RTCP_VERSION: Final = 2
+HEADER_SIZE: Final = 4
+
+PT_SR: Final = 200
+PT_RR: Final = 201
+PT_SDES: Final = 202
+PT_BYE: Final = 203
+PT_APP: Final = 204
+PT_RTPFB: Final = 205
+PT_PSFB: Final = 206
+PT_XR: Final = 207
+
+_HDR = struct.Struct("!BBH")
+
+
+@dataclass(frozen=True, slots=True)
+class RtcpHeader:
+    """The 4-octet RTCP common header, as found on the wire."""
+
+    padding: bool
+    count: int
+    packet_type: int
+    length: int
+    version: int = RTCP_VERSION
+
+    @classmethod
+    def parse(cls, data: bytes, offset: int = 0) -> RtcpHeader:
+        """Read the header at ``offset``; checks only its size and the version."""
+        have = len(data) - offset
+        if have < HEADER_SIZE:
+            raise RtcpParseError(f"RTCP header truncated: need 4 octets, have {max(have, 0)}")
+        b0, pt, length = _HDR.unpack_from(data, offset)
+        version = b0 >> 6
+        if version != RTCP_VERSION:
+            raise RtcpParseError(f"RTCP version must be 2, got {version}")
+        return cls(bool(b0 & 0x20), b0 & 0x1F, pt, length, version)
+
+    @property
+    def size(self) -> int:
+        """Total packet size in octets that the length field announces."""
+        return (self.length + 1) * 4
+
+    def __bytes__(self) -> bytes:
+        return _HDR.pack(
+            (self.version << 6) | (0x20 if self.padding else 0) | (self.count & 0x1F),
+            self.packet_type,
+            self.length,
+        )
+
+
+def split_packet(data: bytes, offset: int = 0) -> tuple[RtcpHeader, bytes, bytes, int]:
+    """Frame one packet at ``offset``.
+
+    Returns ``(header, body, padding, next_offset)`` where ``body`` is what follows the header
+    with the padding removed and ``padding`` the removed octets (empty when P=0).
+    """
+    header = RtcpHeader.parse(data, offset)
+    end = offset + header.size
+    if end > len(data):
+        raise RtcpParseError(
+            f"RTCP length field says {header.size} octets, only {len(data) - offset} left"
+        )
+    body = data[offset + HEADER_SIZE : end]
+    padding = b""
+    if header.padding:
+        count = body[-1] if body else 0
+        if count == 0:
+            raise RtcpParseError("RTCP padding bit set but padding count is 0")
+        if count > len(body):
+            raise RtcpParseError(
+                f"RTCP padding count {count} exceeds the {len(body)} octets after the header"
+            )
+        padding = body[-count:]
+        body = body[:-count]
+    return header, body, padding, end
+
+
+def check_single(data: bytes, packet_type: int) -> tuple[RtcpHeader, bytes, bytes]:
+    """Frame ``data`` as exactly one packet of ``packet_type`` (for the ``parse`` methods)."""
+    header, body, padding, end = split_packet(data, 0)
+    if header.packet_type != packet_type:
+        raise RtcpParseError(f"RTCP packet type {packet_type} expected, got {header.packet_type}")
+    if end != len(data):
+        raise RtcpParseError(f"{len(data) - end} octets after the RTCP packet")
+    return header, body, padding
+
+
+def make_padding(n: int) -> bytes:
+    """Conventional padding of ``n`` octets (zeros, then the count): for building packets."""
+    if not 1 <= n <= 255:
+        raise ValueError(f"padding size must be 1..255, got {n}")
+    return bytes(n - 1) + bytes((n,))
+
+
+def build_packet(count: int, packet_type: int, body: bytes, padding: bytes = b"") -> bytes:
+    """Header + body + padding; the length field is computed.
+
+    Raises ``ValueError`` when the result is not a whole number of 32-bit words, or when the
+    padding's last octet does not give its size.
+    """
+    if not 0 <= count <= 31:
+        raise ValueError(f"RTCP count field must be 0..31, got {count}")
+    if padding and padding[-1] != len(padding):
+        raise ValueError(f"padding of {len(padding)} octets ends with count {padding[-1]}")
+    total = HEADER_SIZE + len(body) + len(padding)
+    if total % 4:
+        raise ValueError(f"RTCP packet of {total} octets is not a multiple of 4 (add padding)")
+    words = total // 4 - 1
+    if words > 0xFFFF:
+        raise ValueError(f"RTCP packet of {total} octets is too long")
+    b0 = (RTCP_VERSION << 6) | (0x20 if padding else 0) | count
+    return _HDR.pack(b0, packet_type, words) + body + padding
+
+
+@dataclass(frozen=True, slots=True)
+class RawRtcpPacket:
+    """A packet of a type this package does not decode, kept as received."""
+
+    packet_type: int
+    count: int
+    body: bytes
+    padding: bytes = b""
+
+    known: ClassVar[bool] = False
+
+    @classmethod
+    def from_body(cls, header: RtcpHeader, body: bytes, padding: bytes) -> RawRtcpPacket:
+        """Build from a framed packet (see :func:`split_packet`)."""
+        return cls(header.packet_type, header.count, body, padding)
+
+    def __bytes__(self) -> bytes:
+        return build_packet(self.count, self.packet_type, self.body, self.padding)
