@@ -20,6 +20,8 @@ ext_profile, ext_start, payload_start, payload_end)``
 ``scan_elements(data, profile, start, end) -> list[(id, offset, length)]``
     RFC 8285 elements of an extension block whose data is ``data[start:end]``; empty for
     profiles other than one-byte and two-byte form.
+``scan_values(data, profile, start, end) -> list[(id, value)]``
+    The same scan returning value bytes (what the typed classes use).
 ``extension_elements(data) -> list[(id, offset, length)]``
     ``parse_header`` + ``scan_elements`` in one call.
 ``find_extension(data, ext_id) -> (offset, length) | None``
@@ -60,6 +62,7 @@ __all__ = [
     "read_packet",
     "rewrite_header",
     "scan_elements",
+    "scan_values",
     "set_marker",
     "set_payload_type",
     "set_sequence_number",
@@ -168,20 +171,19 @@ def scan_elements(data: Buffer, profile: int, start: int, end: int) -> list[Elem
     if profile == ONE_BYTE_PROFILE:
         while i < end:
             b = data[i]
-            if b == 0:
+            if b:
+                if b < 0x10 or b > 0xEF:  # ID 0 with a length, or ID 15: stop
+                    break
+                j = i + 2 + (b & 0x0F)
+                if j > end:
+                    raise RtpParseError(
+                        f"one-byte header extension element {b >> 4} runs past the end "
+                        "of the block"
+                    )
+                out.append((b >> 4, i + 1, j - i - 1))
+                i = j
+            else:
                 i += 1
-                continue
-            eid = b >> 4
-            if eid == 15 or eid == 0:
-                break
-            i += 1
-            ln = (b & 0x0F) + 1
-            if i + ln > end:
-                raise RtpParseError(
-                    f"one-byte header extension element {eid} runs past the end of the block"
-                )
-            out.append((eid, i, ln))
-            i += ln
     elif profile & TWO_BYTE_PROFILE_MASK == TWO_BYTE_PROFILE:
         while i < end:
             eid = data[i]
@@ -203,16 +205,108 @@ def scan_elements(data: Buffer, profile: int, start: int, end: int) -> list[Elem
     return out
 
 
+def scan_values(data: bytes, profile: int, start: int, end: int) -> list[tuple[int, bytes]]:
+    """Like :func:`scan_elements`, but returns ``(id, value_bytes)`` pairs.
+
+    Same rules and errors; used by the typed classes (``data`` must be ``bytes``).
+    """
+    out: list[tuple[int, bytes]] = []
+    i = start
+    if profile == ONE_BYTE_PROFILE:
+        while i < end:
+            b = data[i]
+            if b:
+                if b < 0x10 or b > 0xEF:  # ID 0 with a length, or ID 15: stop
+                    break
+                j = i + 2 + (b & 0x0F)
+                if j > end:
+                    raise RtpParseError(
+                        f"one-byte header extension element {b >> 4} runs past the end "
+                        "of the block"
+                    )
+                out.append((b >> 4, data[i + 1 : j]))
+                i = j
+            else:
+                i += 1
+    elif profile & TWO_BYTE_PROFILE_MASK == TWO_BYTE_PROFILE:
+        while i < end:
+            eid = data[i]
+            if eid == 0:
+                i += 1
+                continue
+            if i + 1 >= end:
+                raise RtpParseError(
+                    f"two-byte header extension element {eid} has no length octet"
+                )
+            i += 2
+            j = i + data[i - 1]
+            if j > end:
+                raise RtpParseError(
+                    f"two-byte header extension element {eid} runs past the end of the block"
+                )
+            out.append((eid, data[i:j]))
+            i = j
+    return out
+
+
 def read_packet(data: Buffer) -> PacketView:
     """Everything a forwarder reads from one packet, without building objects.
 
     Returns ``(marker, payload_type, sequence_number, timestamp, ssrc, payload_start,
     payload_end, elements)`` where ``elements`` is a list of ``(id, offset, length)``.
+    Same validation and messages as :func:`parse_header` and :func:`scan_elements`; the two
+    are inlined here because this is the per-packet call of the forwarding path.
     """
-    marker, pt, seq, ts, ssrc, profile, start, pos, end = parse_header(data)
-    if profile < 0:
-        return (marker, pt, seq, ts, ssrc, pos, end, [])
-    return (marker, pt, seq, ts, ssrc, pos, end, scan_elements(data, profile, start, pos))
+    n = len(data)
+    if n < 12:
+        raise RtpParseError(f"RTP packet too short: {n} octets, the fixed header needs 12")
+    b0, b1, seq, ts, ssrc = _unpack_fixed(data)
+    if b0 < 0x80 or b0 > 0xBF:
+        raise RtpParseError(f"RTP version {b0 >> 6} is not 2")
+    pos = 12 + ((b0 & 0x0F) << 2)
+    if pos > n:
+        raise RtpParseError(
+            f"RTP CSRC list ({b0 & 0x0F} entries) runs past the end of the packet"
+        )
+    out: list[ElementSpan] = []
+    if b0 & 0x10:
+        if pos + 4 > n:
+            raise RtpParseError("RTP header extension header runs past the end of the packet")
+        profile, words = _unpack_ext(data, pos)
+        i = pos + 4
+        pos = i + (words << 2)
+        if pos > n:
+            raise RtpParseError(
+                f"RTP header extension ({words} words) runs past the end of the packet"
+            )
+        if profile == ONE_BYTE_PROFILE:
+            while i < pos:
+                b = data[i]
+                if b:
+                    if b < 0x10 or b > 0xEF:
+                        break
+                    j = i + 2 + (b & 0x0F)
+                    if j > pos:
+                        raise RtpParseError(
+                            f"one-byte header extension element {b >> 4} runs past the end "
+                            "of the block"
+                        )
+                    out.append((b >> 4, i + 1, j - i - 1))
+                    i = j
+                else:
+                    i += 1
+        elif profile & TWO_BYTE_PROFILE_MASK == TWO_BYTE_PROFILE:
+            out = scan_elements(data, profile, i, pos)
+    if b0 & 0x20:
+        pad = data[n - 1]
+        if pad == 0:
+            raise RtpParseError("RTP padding count is 0")
+        if pad > n - pos:
+            raise RtpParseError(
+                f"RTP padding count {pad} exceeds the {n - pos} octets after the header"
+            )
+        return (b1 > 127, b1 & 0x7F, seq, ts, ssrc, pos, n - pad, out)
+    return (b1 > 127, b1 & 0x7F, seq, ts, ssrc, pos, n, out)
 
 
 def extension_elements(data: Buffer) -> list[ElementSpan]:
