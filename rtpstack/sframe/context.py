@@ -180,7 +180,8 @@ class SFrameReceiver:
     """Decrypts frames from any KID it holds a key for, refusing replays per KID.
 
     With ``ratchet_bits`` = R > 0, a frame whose KID has the same key generation (KID >> R) as
-    a stored key but a later ratchet step (at most ``max_ratchet`` steps ahead) is tried with the
+    a stored key but a later ratchet step (at most ``max_ratchet`` steps, and at most half the
+    step space, ahead) is tried with the
     ratcheted key; when it authenticates the new key is kept, as is the previous one so that
     late frames still open.
     """
@@ -248,7 +249,8 @@ class SFrameReceiver:
             if latest is not None:
                 mask = (1 << r) - 1
                 steps = ((kid & mask) - (latest & mask)) & mask
-                if 0 < steps <= self.max_ratchet:
+                # more than half the step space ahead reads as behind: an old, dropped key
+                if 0 < steps <= min(self.max_ratchet, 1 << (r - 1)):
                     base = self._keys[latest].base_key
                     for _ in range(steps):
                         base = ratchet_base_key(self.suite, base)

@@ -102,6 +102,8 @@ def hkdf_expand(hash_name: str, prk: bytes, info: bytes, length: int) -> bytes:
 def derive_key_salt(suite: int | CipherSuite, kid: int, base_key: bytes) -> tuple[bytes, bytes]:
     """``(sframe_key, sframe_salt)`` for ``kid`` from ``base_key`` (RFC 9605 section 4.4.2)."""
     cs = get_suite(suite)
+    if not 0 <= kid < 1 << 64:
+        raise ValueError(f"SFrame KID out of range: {kid}")
     secret = hkdf_extract(cs.hash_name, b"", base_key)
     tail = kid.to_bytes(8, "big") + cs.value.to_bytes(2, "big")
     key = hkdf_expand(cs.hash_name, secret, b"SFrame 1.0 Secret key " + tail, cs.nk)
