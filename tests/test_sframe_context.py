@@ -81,7 +81,7 @@ def test_unknown_kid(be: ModuleType) -> None:
     tx, _ = pair(be, kid=7)
     rx = SFrameReceiver(4, backend=be)
     rx.add_key(8, BASE)
-    with pytest.raises(UnknownKeyIdError, match="^SFrame KID 7 is unknown$"):
+    with pytest.raises(UnknownKeyIdError, match=r"^SFrame KID 7 is unknown$"):
         rx.decrypt(tx.encrypt(b"x"))
     rx.remove_key(8)
     assert not rx.has_key(8)
@@ -92,7 +92,7 @@ def test_key_object_refuses_other_kid(be: ModuleType) -> None:
 
     k = make_key(4, 9, BASE, be)
     other = make_key(4, 10, BASE, be).encrypt(0, b"", b"abc")
-    with pytest.raises(UnknownKeyIdError, match="^SFrame KID 10 does not match this key's KID 9$"):
+    with pytest.raises(UnknownKeyIdError, match=r"^SFrame KID 10 does not match this key's KID 9$"):
         k.decrypt(other, b"")
 
 
@@ -105,7 +105,7 @@ def test_authentication_failure(be: ModuleType, suite: int) -> None:
         bad[pos] ^= 0x01 if pos else 0x00  # header byte 0 flip would change the KID
         if pos == 0:
             bad = bytearray(encode_header(7, 5)) + frame[1:]  # header says another counter
-        with pytest.raises(AuthenticationError, match="^SFrame authentication failed$"):
+        with pytest.raises(AuthenticationError, match=r"^SFrame authentication failed$"):
             rx.decrypt(bytes(bad))
     wrong = SFrameReceiver(suite, backend=be)
     wrong.add_key(7, OTHER)
@@ -119,10 +119,10 @@ def test_replay_and_reordering(be: ModuleType) -> None:
     frames = [tx.encrypt(b"%d" % i) for i in range(200)]
     assert rx.decrypt(frames[5]) == b"5"
     assert rx.decrypt(frames[3]) == b"3"  # late but inside the window
-    with pytest.raises(ReplayError, match="^SFrame counter 5 was already received$"):
+    with pytest.raises(ReplayError, match=r"^SFrame counter 5 was already received$"):
         rx.decrypt(frames[5])
     assert rx.decrypt(frames[199]) == b"199"
-    with pytest.raises(ReplayError, match="^SFrame counter 4 is older than the replay window$"):
+    with pytest.raises(ReplayError, match=r"^SFrame counter 4 is older than the replay window$"):
         rx.decrypt(frames[4])
     assert rx.decrypt(frames[100]) == b"100"
 
@@ -157,7 +157,7 @@ def test_sender_hard_stop(be: ModuleType) -> None:
     tx.set_key(3, BASE)
     for _ in range(3):
         tx.encrypt(b"x")
-    with pytest.raises(CounterExhaustedError, match="^SFrame counter exhausted for KID 3"):
+    with pytest.raises(CounterExhaustedError, match=r"^SFrame counter exhausted for KID 3"):
         tx.encrypt(b"x")
     tx.set_key(4, BASE)  # a new key gives a fresh counter space
     assert tx.encrypt(b"x")[0] == 0x40
@@ -222,7 +222,7 @@ def test_ratchet_wraps_step_bits(be: ModuleType) -> None:
 
 
 def test_unknown_suite() -> None:
-    with pytest.raises(UnknownCipherSuiteError, match="^unknown SFrame cipher suite: 9$"):
+    with pytest.raises(UnknownCipherSuiteError, match=r"^unknown SFrame cipher suite: 9$"):
         SFrameSender(9)
 
 

@@ -55,7 +55,7 @@ def test_aes_ctr_hmac_vectors(be: ModuleType) -> None:
         assert aead.open(nonce, aad, ct) == pt
         bad = bytearray(ct)
         bad[-1] ^= 1
-        with pytest.raises(AuthenticationError, match="^SFrame authentication failed$"):
+        with pytest.raises(AuthenticationError, match=r"^SFrame authentication failed$"):
             aead.open(nonce, aad, bytes(bad))
 
 

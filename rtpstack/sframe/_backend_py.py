@@ -34,7 +34,7 @@ _LENS = struct.Struct(">QQQ")
 _ZERO4 = bytes(4)
 
 
-def parse_header(frame: bytes) -> tuple[int, int, int]:
+def parse_header(frame: bytes | bytearray | memoryview) -> tuple[int, int, int]:
     """``(kid, ctr, header_length)`` of an SFrame frame; :class:`MalformedHeaderError` if cut."""
     return decode_header(frame)
 
@@ -128,7 +128,7 @@ class SFrameKey:
         ct = _ctr_xor(self._enc_key, nonce, plaintext)
         return header + ct + _ctr_tag(self._auth_key, self.tag_len, nonce, aad, ct)
 
-    def decrypt(self, frame: bytes, metadata: bytes) -> tuple[int, bytes]:
+    def decrypt(self, frame: bytes | bytearray | memoryview, metadata: bytes) -> tuple[int, bytes]:
         """``(ctr, plaintext)`` of an SFrame frame made with this key."""
         kid, ctr, hlen = decode_header(frame)
         if kid != self.kid:

@@ -45,7 +45,7 @@ def encode_header(kid: int, ctr: int) -> bytes:
     return bytes((first,)) + kid_bytes + ctr_bytes
 
 
-def decode_header(data: bytes) -> tuple[int, int, int]:
+def decode_header(data: bytes | bytearray | memoryview) -> tuple[int, int, int]:
     """Decode the header at the start of ``data``: ``(kid, ctr, header_length)``.
 
     Raises :class:`MalformedHeaderError` when ``data`` is empty or shorter than the header
