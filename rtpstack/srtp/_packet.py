@@ -1,0 +1,88 @@
+"""Private packet-layout helpers shared by both engines.
+
+NOTE: ``rtpstack.fastpath`` (the project's hot-path RTP header reader) did not exist when this
+package was written; :func:`rtp_header_length` is a small private stand-in that applies exactly
+libsrtp's length checks. Switch to the fastpath helper once it lands, keeping these checks.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from rtpstack.srtp.errors import SrtpMalformedError
+
+__all__ = [
+    "KEY_EXPIRED",
+    "auth_failed",
+    "replay_duplicate",
+    "replay_old",
+    "rtcp_ssrc",
+    "rtp_header_length",
+    "rtp_ssrc",
+    "too_short_for_tag",
+    "unknown_ssrc",
+]
+
+_U16 = struct.Struct("!H")
+_U32 = struct.Struct("!I")
+
+
+def rtp_header_length(packet: bytes, kind: str = "SRTP") -> int:
+    """Length of the RTP header (fixed part, CSRCs, extension) the way libsrtp measures it.
+
+    The version field is not checked (libsrtp does not check it either).
+    """
+    n = len(packet)
+    if n < 12:
+        raise SrtpMalformedError(f"{kind} packet shorter than an RTP header ({n} < 12 bytes)")
+    length = 12 + 4 * (packet[0] & 0x0F)
+    if packet[0] & 0x10:
+        if n < length + 4:
+            raise SrtpMalformedError(
+                f"{kind} packet shorter than its CSRC list and extension header "
+                f"({n} < {length + 4} bytes)"
+            )
+        length += 4 + 4 * _U16.unpack_from(packet, length + 2)[0]
+    if n < length:
+        raise SrtpMalformedError(
+            f"{kind} packet shorter than its RTP header ({n} < {length} bytes)"
+        )
+    return length
+
+
+def rtp_ssrc(packet: bytes) -> int:
+    """SSRC of an RTP packet (at least 12 bytes long)."""
+    return int(_U32.unpack_from(packet, 8)[0])
+
+
+def rtcp_ssrc(packet: bytes) -> int:
+    """Sender SSRC of the first RTCP packet (at least 8 bytes long)."""
+    return int(_U32.unpack_from(packet, 4)[0])
+
+
+def auth_failed(kind: str) -> str:
+    """Message of :class:`SrtpAuthError`."""
+    return f"{kind} authentication failed"
+
+
+def replay_duplicate(kind: str) -> str:
+    """Message of :class:`SrtpReplayError` for an index already received."""
+    return f"{kind} replay: packet index already received"
+
+
+def replay_old(kind: str) -> str:
+    """Message of :class:`SrtpReplayError` for an index before the window."""
+    return f"{kind} replay: packet index older than the replay window"
+
+
+def unknown_ssrc(kind: str, ssrc: int) -> str:
+    """Message of :class:`SrtpUnknownSsrcError`."""
+    return f"{kind}: no context for SSRC 0x{ssrc:08x}"
+
+
+def too_short_for_tag(kind: str, n: int, need: int) -> str:
+    """Message of :class:`SrtpMalformedError` when the tag/trailer does not fit."""
+    return f"{kind} packet too short for its trailer ({n} < {need} bytes)"
+
+
+KEY_EXPIRED = "SRTCP index space exhausted: rekey needed"
