@@ -104,7 +104,7 @@ def parse_header(data: Buffer) -> HeaderFields:
     pos = 12 + ((b0 & 0x0F) << 2)
     if pos > n:
         raise RtpParseError(
-            f"RTP CSRC list ({b0 & 0x0F} entries) runs past the end of the packet"
+            f"RTP CSRC list (CC={b0 & 0x0F}) runs past the end of the packet"
         )
     if b0 & 0x10:
         if pos + 4 > n:
@@ -114,7 +114,7 @@ def parse_header(data: Buffer) -> HeaderFields:
         pos = ext_start + (words << 2)
         if pos > n:
             raise RtpParseError(
-                f"RTP header extension ({words} words) runs past the end of the packet"
+                f"RTP header extension (length field {words}) runs past the end of the packet"
             )
     else:
         profile = -1
@@ -146,7 +146,7 @@ def header_length(data: Buffer) -> int:
     pos = 12 + ((b0 & 0x0F) << 2)
     if pos > n:
         raise RtpParseError(
-            f"RTP CSRC list ({b0 & 0x0F} entries) runs past the end of the packet"
+            f"RTP CSRC list (CC={b0 & 0x0F}) runs past the end of the packet"
         )
     if b0 & 0x10:
         if pos + 4 > n:
@@ -155,7 +155,7 @@ def header_length(data: Buffer) -> int:
         pos += 4 + (words << 2)
         if pos > n:
             raise RtpParseError(
-                f"RTP header extension ({words} words) runs past the end of the packet"
+                f"RTP header extension (length field {words}) runs past the end of the packet"
             )
     return pos
 
@@ -266,7 +266,7 @@ def read_packet(data: Buffer) -> PacketView:
     pos = 12 + ((b0 & 0x0F) << 2)
     if pos > n:
         raise RtpParseError(
-            f"RTP CSRC list ({b0 & 0x0F} entries) runs past the end of the packet"
+            f"RTP CSRC list (CC={b0 & 0x0F}) runs past the end of the packet"
         )
     out: list[ElementSpan] = []
     if b0 & 0x10:
@@ -277,7 +277,7 @@ def read_packet(data: Buffer) -> PacketView:
         pos = i + (words << 2)
         if pos > n:
             raise RtpParseError(
-                f"RTP header extension ({words} words) runs past the end of the packet"
+                f"RTP header extension (length field {words}) runs past the end of the packet"
             )
         if profile == ONE_BYTE_PROFILE:
             while i < pos:

@@ -8,9 +8,9 @@ Validation (all :class:`~rtpstack.errors.RtpParseError`, messages asserted by th
 
     RTP packet too short: {n} octets, the fixed header needs 12
     RTP version {v} is not 2
-    RTP CSRC list ({cc} entries) runs past the end of the packet
+    RTP CSRC list (CC={cc}) runs past the end of the packet
     RTP header extension header runs past the end of the packet
-    RTP header extension ({words} words) runs past the end of the packet
+    RTP header extension (length field {words}) runs past the end of the packet
     RTP padding count is 0
     RTP padding count {p} exceeds the {n} octets after the header
     one-byte header extension element {id} runs past the end of the block
