@@ -267,14 +267,16 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = RouterConfig()
     for s in SETTINGS:
         default = getattr(defaults, s.field)
-        text = f"{s.help} [{s.section}] {s.key}, {s.env}; default: {default!s}"
+        shown = str(default) if str(default) else "''"
+        text = f"{s.help} (TOML [{s.section}] {s.key}; env {s.env}; default {shown})"
         if s.is_bool:
             parser.add_argument(
                 s.flag, dest=s.field, action=argparse.BooleanOptionalAction, default=None,
                 help=text,
             )
         else:
-            parser.add_argument(s.flag, dest=s.field, default=None, metavar="VALUE", help=text)
+            parser.add_argument(s.flag, dest=s.field, default=None,
+                                metavar=s.field.split("_")[-1].upper(), help=text)
 
 
 def _from_toml(path: Path) -> dict[str, Any]:

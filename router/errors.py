@@ -14,6 +14,8 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "Forbidden",
+    "InternalError",
+    "MediaPlaneError",
     "NotFound",
     "NotSupported",
     "RouterError",
@@ -81,3 +83,17 @@ class NotSupported(RouterError):
 
     status = 501
     default_code = "not_supported"
+
+
+class MediaPlaneError(RouterError):
+    """The media plane failed in a way it did not explain with a RouterError (HTTP 500)."""
+
+    status = 500
+    default_code = "media_plane_error"
+
+
+class InternalError(RouterError):
+    """The router could not do something it should be able to (HTTP 500)."""
+
+    status = 500
+    default_code = "internal_error"

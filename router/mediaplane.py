@@ -24,16 +24,19 @@ Contract for implementers
   object and will not call the matching ``remove_*``.
 * **Transport (native clients).** ``add_participant`` returns a :class:`TransportInfo`: the UDP
   address to send to, and fresh SRTP keying (AEAD_AES_128_GCM by default, RFC 7714) for each
-  direction of this hop (client→router and router→client), never reused across participants.
-  It is sent to the client over the authenticated WebSocket in the ``joined`` message. The
-  router learns the client's address from the first packet that authenticates with the
-  client→router key; until then it sends nothing to that participant.
+  direction of this hop (``client_key``: client→router, ``router_key``: router→client), never
+  reused across participants, and the ``rtcp_ssrc`` the client sends its RTCP with (the wire
+  contract is ``docs/transport.md``). It is sent to the client over the authenticated
+  WebSocket in the ``joined`` message. The router learns the client's address from the first
+  packet that authenticates with ``client_key``; until then it sends nothing to that
+  participant.
 * **SSRC ownership.** ``add_publication`` tells which SSRCs (media and RTX) the participant's
   transport owns; packets with other SSRCs from that transport are dropped and counted (a
   participant cannot inject into another's stream). The control plane guarantees an SSRC is
   published only once per session.
-* **Subscriptions.** ``add_subscription`` returns the SSRC the subscriber will see for each
-  publisher SSRC (media and RTX); the media plane rewrites SSRC, sequence number and
+* **Subscriptions.** ``add_subscription`` returns, for each publisher SSRC (media and any
+  RTX), the SSRC the subscriber will see it as (several publisher SSRCs, e.g. simulcast
+  layers, may map to one subscriber SSRC); the media plane rewrites SSRC, sequence number and
   timestamp per subscription so each subscriber sees continuous streams.
 * **Recording.** ``start_recording`` records the forwarded RTP of the given publications to a
   pcapng file at ``path`` (with the SDP beside it); it is called only for routed sessions
@@ -95,39 +98,52 @@ class SrtpKeying:
         key_len, salt_len = _KEY_SALT_LENGTHS[profile]
         return cls(profile, os.urandom(key_len), os.urandom(salt_len))
 
-    def to_json(self) -> dict[str, str]:
-        """As sent to the client: profile, and base64 key and salt."""
-        return {
-            "profile": self.profile,
-            "key": base64.b64encode(self.key).decode("ascii"),
-            "salt": base64.b64encode(self.salt).decode("ascii"),
-        }
+    def to_b64(self) -> str:
+        """Standard base64 (with padding) of master key || master salt, as sent to clients."""
+        return base64.b64encode(self.key + self.salt).decode("ascii")
+
+    @classmethod
+    def from_b64(cls, text: str, profile: str = AEAD_AES_128_GCM) -> SrtpKeying:
+        """Inverse of :meth:`to_b64` (what a client does with ``client_key``/``router_key``)."""
+        key_len, salt_len = _KEY_SALT_LENGTHS[profile]
+        raw = base64.b64decode(text, validate=True)
+        if len(raw) != key_len + salt_len:
+            raise ValueError(f"{profile} keying is {key_len + salt_len} bytes, got {len(raw)}")
+        return cls(profile, raw[:key_len], raw[key_len:])
 
 
 @dataclass(frozen=True, slots=True)
 class TransportInfo:
-    """What a native client needs to reach the router's media plane.
+    """What a native client needs to reach the router's media plane (``docs/transport.md``).
 
-    ``send`` protects what the client sends (client→router); ``receive`` is what the router
-    protects with toward the client (router→client). ``extra`` carries anything else the
+    ``client_key`` protects everything the client sends (client→router; the router unprotects
+    with it); ``router_key`` protects everything the router sends to this client. ``rtcp_ssrc``
+    is the router-chosen sender SSRC of the client's own RTCP. ``extra`` carries anything else a
     transport wants the client to know (e.g. ICE parameters for another transport).
     """
 
     host: str
     port: int
-    send: SrtpKeying
-    receive: SrtpKeying
+    client_key: SrtpKeying
+    router_key: SrtpKeying
+    rtcp_ssrc: int
     protocol: str = "udp/srtp"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.client_key.profile != self.router_key.profile:
+            raise ValueError("both directions of a hop use the same SRTP profile")
+
     def to_json(self) -> dict[str, Any]:
-        """As sent in the ``joined`` message."""
+        """As sent in the ``joined`` message: keys are base64 of master key || master salt."""
         return {
             "protocol": self.protocol,
             "host": self.host,
             "port": self.port,
-            "send": self.send.to_json(),
-            "receive": self.receive.to_json(),
+            "profile": self.client_key.profile,
+            "client_key": self.client_key.to_b64(),
+            "router_key": self.router_key.to_b64(),
+            "rtcp_ssrc": self.rtcp_ssrc,
             **dict(self.extra),
         }
 
@@ -256,7 +272,10 @@ class NullMediaPlane:
     async def add_participant(self, session_id: str, participant_id: str) -> TransportInfo:
         """Fresh keying for both directions of this participant's hop."""
         self.calls.append(("add_participant", session_id, participant_id))
-        info = TransportInfo(self.host, self.port, SrtpKeying.generate(), SrtpKeying.generate())
+        info = TransportInfo(
+            self.host, self.port, SrtpKeying.generate(), SrtpKeying.generate(),
+            rtcp_ssrc=self._new_ssrc(),
+        )
         self.participants[(session_id, participant_id)] = info
         return info
 
@@ -280,14 +299,14 @@ class NullMediaPlane:
         """Allocate a distinct random SSRC for each publisher SSRC."""
         self.calls.append(("add_subscription", session_id, subscription_id, subscriber_id,
                            publication.stream_id))
-        out: dict[int, int] = {}
-        for ssrc in publication.all_ssrcs:
-            new = 0
-            while new == 0 or new in self._used_ssrcs:
-                new = secrets.randbits(32)
-            self._used_ssrcs.add(new)
-            out[ssrc] = new
-        return out
+        return {ssrc: self._new_ssrc() for ssrc in publication.all_ssrcs}
+
+    def _new_ssrc(self) -> int:
+        new = 0
+        while new == 0 or new in self._used_ssrcs:
+            new = secrets.randbits(32)
+        self._used_ssrcs.add(new)
+        return new
 
     async def remove_subscription(self, session_id: str, subscription_id: str) -> None:
         """Record the call."""

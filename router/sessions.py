@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn
 
 from router.auth import Role
 from router.errors import BadRequest, Conflict, Forbidden, NotFound, NotSupported
@@ -168,6 +168,7 @@ class Participant:
     role: Role
     data: str = ""
     joined_at: float = 0.0
+    rtcp_ssrc: int | None = None
     publications: dict[str, Publication] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
 
@@ -269,7 +270,10 @@ def parse_track(
     kind = track.get("kind")
     if kind not in ("audio", "video"):
         raise BadRequest("track.kind must be 'audio' or 'video'", code="invalid_track")
-    ssrcs = _ssrc_list(track.get("ssrcs"), "ssrcs")
+    if "ssrc" in track and "ssrcs" not in track:
+        ssrcs = _ssrc_list([track["ssrc"]], "ssrc")
+    else:
+        ssrcs = _ssrc_list(track.get("ssrcs"), "ssrcs")
     if not 1 <= len(ssrcs) <= MAX_SSRCS:
         raise BadRequest(f"track.ssrcs must list 1 to {MAX_SSRCS} SSRCs", code="invalid_track")
     rtx = _ssrc_list(track.get("rtx_ssrcs", []), "rtx_ssrcs")
@@ -462,6 +466,7 @@ class SessionRegistry:
                 code="encryption_required",
             )
         used = {s for p in session.publications.values() for s in p.all_ssrcs}
+        used.update(p.rtcp_ssrc for p in session.participants.values() if p.rtcp_ssrc is not None)
         clash = sorted(used.intersection(pub.all_ssrcs))
         if clash:
             raise Conflict(f"SSRC {clash[0]} is already used in this session", code="ssrc_in_use")
@@ -519,6 +524,10 @@ class SessionRegistry:
             raise Conflict(f"already subscribed to stream {pub.stream_id!r}",
                            code="already_subscribed")
         return pub
+
+    def new_participant_id(self) -> str:
+        """A fresh participant id (for tokens minted without one)."""
+        return _new_id("P")
 
     def new_subscription_id(self) -> str:
         """A fresh subscription id."""
@@ -595,7 +604,7 @@ class SessionRegistry:
         """A fresh archive id."""
         return _new_id("A")
 
-    def check_clear_media_feature(self, session_id: str, feature: str) -> None:
+    def check_clear_media_feature(self, session_id: str, feature: str) -> NoReturn:
         """Broadcast / SIP: 409 in an e2ee session, else 501 (this router does not offer it)."""
         session = self.get(session_id)
         if session.e2ee:
