@@ -1,0 +1,451 @@
+"""The client's sans-IO core: frames and datagrams in, datagrams and events out.
+
+:class:`ClientCore` holds everything a native client needs once signaling has given it a
+transport (:class:`TransportInfo`): the hop SRTP contexts, its published tracks (sequence
+numbers, timestamps, a retransmission history), its subscriptions (reassembly, SFrame
+decryption, statistics) and the loss feedback it sends. It never touches a socket or a clock:
+
+* :meth:`ClientCore.send_frame` turns one media frame into protected datagrams (SFrame
+  encrypt, packetize per the SFrame RTP payload format, RTP with the audio level in clear,
+  SRTP protect);
+* :meth:`ClientCore.receive` takes one datagram from the router and returns datagrams to send
+  back (retransmissions answering a NACK); decoded frames, events and statistics accumulate;
+* :meth:`ClientCore.tick` returns what is due at ``now``: the periodic SRTCP receiver report
+  (the first one also announces the client's address to the router), NACKs for missing packets
+  and PLIs for undecodable video.
+
+The asyncio adapter (:mod:`rtpstack.client.client`) owns the socket and the clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import random
+from collections import OrderedDict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rtpstack import fastpath
+from rtpstack.client.events import (
+    ENCRYPTION_SECRET_MATCH,
+    ENCRYPTION_SECRET_MISMATCH,
+    KEYFRAME_REQUESTED,
+    ClientEvent,
+)
+from rtpstack.client.framecrypto import FrameCrypto, Reassembler, packetize
+from rtpstack.client.hop import HopCrypto
+from rtpstack.client.sources import MediaKind
+from rtpstack.client.stats import ReceiveStats, ReceiveStreamState, SendStats, SendStreamState
+from rtpstack.client.wire import DEFAULT_AUDIO_LEVEL_ID, build_rtp
+from rtpstack.errors import ParseError, SFrameError, SrtpError
+from rtpstack.rtcp.common import PT_PSFB, PT_RTPFB, split_packet
+from rtpstack.rtcp.feedback import GenericNack, Pli
+from rtpstack.rtcp.reports import ReceiverReport, ReportBlock
+from rtpstack.seqnum import seq_add
+
+__all__ = [
+    "ClientCore",
+    "ReceivedFrame",
+    "TrackConfig",
+    "TransportInfo",
+    "TransportInfoError",
+]
+
+MAX_PACKET_PAYLOAD = 1200
+"""Largest RTP payload (descriptor + SFrame fragment) the client sends."""
+_HISTORY_PACKETS = 1024
+_RR_INTERVAL = 1.0
+_NACK_INTERVAL = 0.05
+_NACK_MAX_TRIES = 3
+_PLI_INTERVAL = 0.5
+_GIVE_UP_AFTER = 0.2
+_FRAME_LOG = 4096
+
+
+class TransportInfoError(ValueError):
+    """The ``transport`` object signaling sent is missing a field or has a bad value."""
+
+
+@dataclass(frozen=True, slots=True)
+class TransportInfo:
+    """Where and how to send media: the native transport of ``docs/transport.md``."""
+
+    host: str
+    port: int
+    profile: str
+    client_key: bytes
+    """Master key || salt the client protects with."""
+    router_key: bytes
+    """Master key || salt the router protects with (the client unprotects with it)."""
+    rtcp_ssrc: int
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> TransportInfo:
+        """Read the signaling ``transport`` object (keys in base64)."""
+        try:
+            host = obj["host"]
+            port = obj["port"]
+            profile = obj.get("profile", "AEAD_AES_128_GCM")
+            client_key = base64.b64decode(obj["client_key"], validate=True)
+            router_key = base64.b64decode(obj["router_key"], validate=True)
+            rtcp_ssrc = obj["rtcp_ssrc"]
+        except KeyError as exc:
+            raise TransportInfoError(f"transport is missing {exc.args[0]!r}") from None
+        except (binascii.Error, TypeError) as exc:
+            raise TransportInfoError(f"transport key is not base64: {exc}") from None
+        if not isinstance(host, str) or not isinstance(port, int) or not 0 < port < 65536:
+            raise TransportInfoError(f"transport address is invalid: {host!r}:{port!r}")
+        if not isinstance(rtcp_ssrc, int) or not 0 <= rtcp_ssrc < 2**32:
+            raise TransportInfoError(f"transport rtcp_ssrc is invalid: {rtcp_ssrc!r}")
+        return cls(host, port, str(profile), client_key, router_key, rtcp_ssrc)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackConfig:
+    """One published track."""
+
+    track_id: str
+    kind: MediaKind
+    ssrc: int
+    payload_type: int
+    clock_rate: int
+    audio_level_id: int = DEFAULT_AUDIO_LEVEL_ID
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedFrame:
+    """A frame a subscription reassembled and decrypted."""
+
+    ssrc: int
+    publisher: str
+    kind: str
+    timestamp: int
+    data: bytes
+    at: float
+
+
+class _SendTrack:
+    __slots__ = ("config", "history", "seq", "state", "ts_offset")
+
+    def __init__(self, config: TrackConfig, rng: random.Random) -> None:
+        self.config = config
+        self.seq = rng.randrange(0, 1 << 15)
+        self.ts_offset = rng.randrange(0, 1 << 31)
+        self.state = SendStreamState(config.ssrc, config.kind)
+        self.history: OrderedDict[int, bytes] = OrderedDict()
+
+
+class _RecvTrack:
+    __slots__ = ("kind", "last_pli", "mismatched", "nack_tries", "need_keyframe", "pli_mark",
+                 "publisher", "reassembler", "state")
+
+    def __init__(self, ssrc: int, publisher: str, kind: str, clock_rate: int) -> None:
+        self.publisher = publisher
+        self.kind = kind
+        self.state = ReceiveStreamState(ssrc, kind=kind, publisher=publisher,
+                                        clock_rate=clock_rate)
+        self.reassembler = Reassembler()
+        self.nack_tries: dict[int, tuple[int, float, float]] = {}  # seq: (tries, last, first)
+        self.last_pli = -1e9
+        self.need_keyframe = False
+        self.pli_mark = 0
+        self.mismatched = False
+
+
+class ClientCore:
+    """One participant's media state machine (see the module docstring)."""
+
+    def __init__(
+        self,
+        transport: TransportInfo,
+        *,
+        session_id: str,
+        participant_id: str,
+        e2ee: bool,
+        nack: bool = True,
+        pli: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        self.transport = transport
+        self.session_id = session_id
+        self.participant_id = participant_id
+        self.e2ee = e2ee
+        self.nack_enabled = nack
+        self.pli_enabled = pli
+        self._rng = random.Random(seed)
+        self._hop = HopCrypto(transport.client_key, transport.router_key, transport.profile)
+        self._crypto: FrameCrypto | None = (
+            FrameCrypto(session_id, participant_id) if e2ee else None
+        )
+        self._send: dict[str, _SendTrack] = {}
+        self._send_by_ssrc: dict[int, _SendTrack] = {}
+        self._recv: dict[int, _RecvTrack] = {}
+        self._events: deque[ClientEvent] = deque()
+        self._frames: deque[ReceivedFrame] = deque(maxlen=_FRAME_LOG)
+        self._next_rr = 0.0
+        self.drops: dict[str, int] = {}
+        """Datagrams dropped, by reason (``srtp``, ``parse``, ``unknown_ssrc``, ...)."""
+
+    # -- encryption ------------------------------------------------------------------------
+
+    @property
+    def has_secret(self) -> bool:
+        """True once an encryption secret is set (always False in a non-e2ee session)."""
+        return self._crypto is not None and self._crypto.has_secret
+
+    def set_encryption_secret(self, secret: str) -> None:
+        """Set or change the secret; a change starts a new key epoch for what this sends."""
+        if self._crypto is None:
+            raise ValueError("this session is not end-to-end encrypted: no secret to set")
+        self._crypto.set_secret(secret)
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def add_track(self, config: TrackConfig) -> None:
+        """Start a published track (after signaling accepted the publication)."""
+        if config.track_id in self._send or config.ssrc in self._send_by_ssrc:
+            raise ValueError(f"track {config.track_id!r} or ssrc {config.ssrc} already exists")
+        track = _SendTrack(config, self._rng)
+        self._send[config.track_id] = track
+        self._send_by_ssrc[config.ssrc] = track
+
+    def remove_track(self, track_id: str) -> None:
+        """Forget a published track."""
+        track = self._send.pop(track_id, None)
+        if track is not None:
+            self._send_by_ssrc.pop(track.config.ssrc, None)
+
+    def send_frame(
+        self,
+        track_id: str,
+        frame: bytes,
+        *,
+        timestamp: int,
+        keyframe: bool = False,
+        audio_level: tuple[bool, int] | None = None,
+    ) -> list[bytes]:
+        """Encrypt, packetize and protect one frame; returns the datagrams to send in order."""
+        track = self._send[track_id]
+        cfg = track.config
+        if self._crypto is not None:
+            if not self._crypto.has_secret:
+                raise ValueError("set the encryption secret before publishing in an e2ee session")
+            body = self._crypto.encrypt(cfg.ssrc, frame)
+        else:
+            body = frame
+        payloads = packetize(body, MAX_PACKET_PAYLOAD, keyframe=keyframe)
+        ts = (timestamp + track.ts_offset) & 0xFFFFFFFF
+        out: list[bytes] = []
+        last = len(payloads) - 1
+        level = audio_level if cfg.kind == "audio" else None
+        for i, payload in enumerate(payloads):
+            packet = build_rtp(cfg.payload_type, i == last, track.seq, ts, cfg.ssrc, payload,
+                               audio_level=level, audio_level_id=cfg.audio_level_id)
+            protected = self._hop.protect(packet)
+            track.history[track.seq] = protected
+            if len(track.history) > _HISTORY_PACKETS:
+                track.history.popitem(last=False)
+            track.seq = seq_add(track.seq, 1)
+            track.state.packets += 1
+            track.state.bytes += len(packet)
+            out.append(protected)
+        track.state.frames += 1
+        return out
+
+    # -- subscribing -----------------------------------------------------------------------
+
+    def add_subscription(self, ssrc: int, *, publisher: str, kind: str,
+                         clock_rate: int = 90_000) -> None:
+        """Expect a stream the router sends under ``ssrc`` (its subscriber-side SSRC)."""
+        existing = self._recv.get(ssrc)
+        if existing is not None:
+            existing.publisher = publisher or existing.publisher
+            existing.kind = kind or existing.kind
+            existing.state.publisher = existing.publisher
+            existing.state.kind = existing.kind
+            return
+        self._recv[ssrc] = _RecvTrack(ssrc, publisher, kind, clock_rate)
+
+    def remove_subscription(self, ssrc: int) -> None:
+        """Stop accounting a stream (late packets for it are then dropped)."""
+        self._recv.pop(ssrc, None)
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def _drop(self, reason: str) -> None:
+        self.drops[reason] = self.drops.get(reason, 0) + 1
+
+    def receive(self, data: bytes, now: float) -> list[bytes]:
+        """Handle one datagram from the router; returns datagrams to send back."""
+        if len(data) < 2 or data[0] >> 6 != 2:
+            self._drop("not_rtp")
+            return []
+        if 192 <= data[1] <= 223:
+            return self._receive_rtcp(data, now)
+        try:
+            packet = self._hop.unprotect(data)
+        except SrtpError:
+            self._drop("srtp")
+            return []
+        try:
+            marker, _pt, seq, ts, ssrc, start, end, _el = fastpath.read_packet(packet)
+        except ParseError:
+            self._drop("parse")
+            return []
+        track = self._recv.get(ssrc)
+        if track is None:
+            self._drop("unknown_ssrc")
+            return []
+        if not track.state.on_packet(seq, ts, len(packet), now):
+            self._drop("duplicate")
+            return []
+        ext = track.state.highest
+        assert ext is not None
+        track.nack_tries.pop(seq, None)
+        for body in track.reassembler.push(seq, ts, marker, packet[start:end]):
+            self._decode(track, ts, body, now)
+        track.state.frames_incomplete = track.reassembler.incomplete
+        return []
+
+    def _decode(self, track: _RecvTrack, ts: int, body: bytes, now: float) -> None:
+        ssrc = track.state.ssrc
+        if self._crypto is None:
+            frame = body
+        else:
+            try:
+                frame = self._crypto.decrypt(body)
+            except SFrameError:
+                track.state.frames_failed += 1
+                if not track.mismatched:
+                    track.mismatched = True
+                    self._events.append(ClientEvent(
+                        ENCRYPTION_SECRET_MISMATCH,
+                        {"participant_id": track.publisher, "ssrc": ssrc, "kind": track.kind},
+                        now))
+                return
+            if track.mismatched:
+                track.mismatched = False
+                self._events.append(ClientEvent(
+                    ENCRYPTION_SECRET_MATCH,
+                    {"participant_id": track.publisher, "ssrc": ssrc, "kind": track.kind},
+                    now))
+        track.state.frames_decoded += 1
+        self._frames.append(ReceivedFrame(ssrc, track.publisher, track.kind, ts, frame, now))
+
+    def _receive_rtcp(self, data: bytes, now: float) -> list[bytes]:
+        try:
+            plain = self._hop.unprotect_rtcp(data)
+        except SrtpError:
+            self._drop("srtcp")
+            return []
+        out: list[bytes] = []
+        for pkt in self._feedback(plain):
+            if isinstance(pkt, GenericNack):
+                track = self._send_by_ssrc.get(pkt.media_ssrc)
+                if track is None:
+                    continue
+                track.state.nacks_received += 1
+                for seq in pkt.lost_sequence_numbers:
+                    cached = track.history.get(seq)
+                    if cached is not None:
+                        out.append(cached)
+                        track.state.retransmitted += 1
+            else:
+                track = self._send_by_ssrc.get(pkt.media_ssrc)
+                if track is None:
+                    continue
+                track.state.plis_received += 1
+                self._events.append(ClientEvent(
+                    KEYFRAME_REQUESTED, {"track_id": track.config.track_id,
+                                         "ssrc": track.config.ssrc}, now))
+        return out
+
+    def _feedback(self, plain: bytes) -> list[GenericNack | Pli]:
+        """The NACKs and PLIs of a compound RTCP packet (other packet types are skipped)."""
+        found: list[GenericNack | Pli] = []
+        offset = 0
+        try:
+            while offset < len(plain):
+                header, body, padding, offset = split_packet(plain, offset)
+                if header.packet_type == PT_RTPFB and header.count == GenericNack.fmt:
+                    found.append(GenericNack.from_body(header, body, padding))
+                elif header.packet_type == PT_PSFB and header.count == Pli.fmt:
+                    found.append(Pli.from_body(header, body, padding))
+        except ParseError:
+            self._drop("rtcp_parse")
+        return found
+
+    # -- timers ----------------------------------------------------------------------------
+
+    def tick(self, now: float) -> list[bytes]:
+        """Datagrams due at ``now``: the periodic RR, NACKs and PLIs."""
+        out: list[bytes] = []
+        if now >= self._next_rr:
+            out.append(self.receiver_report())
+            self._next_rr = now + _RR_INTERVAL
+        rtcp_ssrc = self.transport.rtcp_ssrc
+        for ssrc, track in self._recv.items():
+            due: list[int] = []
+            gave_up: list[int] = []
+            for ext in sorted(track.state.missing):
+                seq = ext & 0xFFFF
+                tries, last, first = track.nack_tries.setdefault(seq, (0, -1e9, now))
+                if (self.nack_enabled and tries < _NACK_MAX_TRIES
+                        and now - last >= _NACK_INTERVAL):
+                    track.nack_tries[seq] = (tries + 1, now, first)
+                    due.append(seq)
+                elif (tries >= _NACK_MAX_TRIES or not self.nack_enabled) and \
+                        now - max(last, first) >= _GIVE_UP_AFTER:
+                    gave_up.append(ext)
+            if due:
+                nack = GenericNack.from_lost(rtcp_ssrc, ssrc, due)
+                out.append(self._hop.protect_rtcp(bytes(nack)))
+                track.state.nacks_sent += 1
+            for ext in gave_up:
+                track.state.missing.discard(ext)
+                track.nack_tries.pop(ext & 0xFFFF, None)
+            if gave_up or track.reassembler.incomplete > track.pli_mark:
+                track.need_keyframe = True
+            if (self.pli_enabled and track.kind == "video" and track.need_keyframe
+                    and now - track.last_pli >= _PLI_INTERVAL):
+                track.last_pli = now
+                track.need_keyframe = False
+                track.pli_mark = track.reassembler.incomplete
+                out.append(self._hop.protect_rtcp(bytes(Pli(rtcp_ssrc, ssrc))))
+                track.state.plis_sent += 1
+        return out
+
+    def receiver_report(self) -> bytes:
+        """An SRTCP RR from ``rtcp_ssrc`` with a block per received stream (max 31)."""
+        blocks = []
+        for ssrc, track in list(self._recv.items())[:31]:
+            if track.state.packets == 0:
+                continue
+            fraction, lost, highest, jitter = track.state.report_block_values()
+            blocks.append(ReportBlock(ssrc, fraction, lost, highest, jitter))
+        rr = ReceiverReport(self.transport.rtcp_ssrc, tuple(blocks))
+        return self._hop.protect_rtcp(bytes(rr))
+
+    # -- results ---------------------------------------------------------------------------
+
+    def pop_events(self) -> list[ClientEvent]:
+        """Events raised since the last call (mismatch/match, keyframe requests)."""
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+    def pop_frames(self) -> list[ReceivedFrame]:
+        """Frames decoded since the last call (at most the last 4,096 are kept)."""
+        frames = list(self._frames)
+        self._frames.clear()
+        return frames
+
+    def receive_stats(self) -> dict[int, ReceiveStats]:
+        """Statistics per received stream, by subscriber-side SSRC."""
+        return {ssrc: t.state.snapshot() for ssrc, t in self._recv.items()}
+
+    def send_stats(self) -> dict[str, SendStats]:
+        """Statistics per published track, by track id."""
+        return {tid: t.state.snapshot() for tid, t in self._send.items()}
