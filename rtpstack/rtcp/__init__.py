@@ -113,6 +113,7 @@ from rtpstack.rtcp.twcc import (
     TwccPacketStatus,
     parse_chunk,
     parse_recv_delta,
+    recv_delta_bytes,
 )
 from rtpstack.rtcp.xr import (
     XR_DLRR,
@@ -220,6 +221,7 @@ __all__ = [
     "parse_packet",
     "parse_recv_delta",
     "parse_xr_block",
+    "recv_delta_bytes",
     "rtt_compact",
     "rtt_seconds",
     "seconds_to_compact",

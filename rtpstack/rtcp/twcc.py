@@ -44,6 +44,7 @@ __all__ = [
     "TwccPacketStatus",
     "parse_chunk",
     "parse_recv_delta",
+    "recv_delta_bytes",
 ]
 
 SYMBOL_NOT_RECEIVED: Final = 0
@@ -133,6 +134,15 @@ def parse_recv_delta(data: bytes, symbol: int, offset: int = 0) -> int:
         return data[offset]
     delta: int = _S16.unpack_from(data, offset)[0]
     return delta
+
+
+def recv_delta_bytes(symbol: int, delta: int) -> bytes:
+    """Encode one receive delta for status ``symbol`` 1 (unsigned octet) or 2 (signed 16)."""
+    if symbol == SYMBOL_SMALL_DELTA:
+        return bytes((delta,))
+    if symbol == SYMBOL_LARGE_DELTA:
+        return _S16.pack(delta)
+    raise ValueError(f"status symbol {symbol} carries no receive delta")
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,7 +365,7 @@ class TransportCcFeedback:
         if len(statuses) != self.status_count or len(with_delta) != len(self.deltas):
             raise ValueError("TWCC chunks, status count and deltas do not agree")
         for symbol, delta in zip(with_delta, self.deltas, strict=True):
-            parts.append(bytes((delta,)) if symbol == SYMBOL_SMALL_DELTA else _S16.pack(delta))
+            parts.append(recv_delta_bytes(symbol, delta))
         parts.append(self.trailing)
         body = b"".join(parts)
         return build_packet(FMT_TWCC, PT_RTPFB, body, self.padding)
