@@ -13,6 +13,7 @@ from rtpstack.srtp.errors import SrtpMalformedError
 
 __all__ = [
     "KEY_EXPIRED",
+    "UNENCRYPTED_SRTCP",
     "auth_failed",
     "replay_duplicate",
     "replay_old",
@@ -86,3 +87,4 @@ def too_short_for_tag(kind: str, n: int, need: int) -> str:
 
 
 KEY_EXPIRED = "SRTCP index space exhausted: rekey needed"
+UNENCRYPTED_SRTCP = "SRTCP packet not encrypted (E flag 0) but the profile encrypts"

@@ -32,25 +32,33 @@ _PROFILES: dict[SrtpProfile, int] = {
     SrtpProfile.AEAD_AES_256_GCM: pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_256_GCM,
 }
 
-_MALFORMED = frozenset(
-    {"unsupported parameter", "error parsing data", "cipher failure", "packet is too long"}
-)
+_MALFORMED = frozenset({"unsupported parameter", "error parsing data", "cipher failure"})
 
 
-def _malformed_message(kind: str, packet: bytes, rtcp: bool, reason: str) -> str:
-    """A specific message for a packet libsrtp refused as malformed (same as the Python twin)."""
+def _malformed_message(kind: str, packet: bytes, rtcp: bool, profile: SrtpProfile) -> str:
+    """The message the Python twin gives for a packet libsrtp refused as malformed."""
+    n = len(packet)
     try:
-        if rtcp:
-            if len(packet) < 8:
-                return f"RTCP packet shorter than an RTCP header ({len(packet)} < 8 bytes)"
+        if kind == "RTCP":
+            if n < 8:
+                return f"RTCP packet shorter than an RTCP header ({n} < 8 bytes)"
+        elif kind == "SRTCP":
+            if n < 12:
+                return P.too_short_for_tag(kind, n, 12)
+            if n < 12 + profile.rtcp_tag_length:
+                return P.too_short_for_tag(kind, n, 12 + profile.rtcp_tag_length)
         else:
-            P.rtp_header_length(packet, kind if kind == "SRTP" else "RTP")
+            hlen = P.rtp_header_length(packet, kind)
+            if kind == "SRTP" and n < hlen + profile.rtp_tag_length:
+                return P.too_short_for_tag(kind, n, hlen + profile.rtp_tag_length)
     except SrtpMalformedError as exc:
         return str(exc)
-    return f"{kind} packet malformed (libsrtp: {reason})"
+    return f"{kind} packet malformed (libsrtp refused it)"
 
 
-def map_libsrtp_error(exc: Exception, kind: str, packet: bytes, *, rtcp: bool) -> SrtpError:
+def map_libsrtp_error(
+    exc: Exception, kind: str, packet: bytes, *, rtcp: bool, profile: SrtpProfile
+) -> SrtpError:
     """Translate a ``pylibsrtp.Error`` (or its ``ValueError``) into an :class:`SrtpError`.
 
     ``kind`` is ``"RTP"``/``"RTCP"`` when protecting and ``"SRTP"``/``"SRTCP"`` when
@@ -60,6 +68,8 @@ def map_libsrtp_error(exc: Exception, kind: str, packet: bytes, *, rtcp: bool) -
     proto = "SRTCP" if rtcp else "SRTP"
     if reason == "authentication failure":
         return SrtpAuthError(P.auth_failed(proto))
+    if reason == "unable to perform desired validation":
+        return SrtpAuthError(P.UNENCRYPTED_SRTCP)
     if reason == "replay check failed (bad index)":
         return SrtpReplayError(P.replay_duplicate(proto))
     if reason == "replay check failed (index too old)":
@@ -69,8 +79,12 @@ def map_libsrtp_error(exc: Exception, kind: str, packet: bytes, *, rtcp: bool) -
         return SrtpUnknownSsrcError(P.unknown_ssrc(proto, ssrc))
     if reason == "can't use key any more":
         return SrtpKeyExpiredError(P.KEY_EXPIRED)
+    if reason == "packet is too long":
+        return SrtpMalformedError(
+            f"{kind} packet too long for libsrtp's 1500-byte buffer ({len(packet)} bytes)"
+        )
     if reason in _MALFORMED:
-        return SrtpMalformedError(_malformed_message(kind, packet, rtcp, reason))
+        return SrtpMalformedError(_malformed_message(kind, packet, rtcp, profile))
     return SrtpEngineError(f"{proto}: libsrtp failed: {reason}")
 
 
@@ -108,25 +122,25 @@ class LibsrtpEngine:
         try:
             return bytes(self._session.protect(packet))
         except (pylibsrtp.Error, ValueError) as exc:
-            raise map_libsrtp_error(exc, "RTP", packet, rtcp=False) from None
+            raise map_libsrtp_error(exc, "RTP", packet, rtcp=False, profile=self.profile) from None
 
     def unprotect(self, packet: bytes) -> bytes:
         """Verify and decrypt an SRTP packet."""
         try:
             return bytes(self._session.unprotect(packet))
         except (pylibsrtp.Error, ValueError) as exc:
-            raise map_libsrtp_error(exc, "SRTP", packet, rtcp=False) from None
+            raise map_libsrtp_error(exc, "SRTP", packet, rtcp=False, profile=self.profile) from None
 
     def protect_rtcp(self, packet: bytes) -> bytes:
         """Protect an RTCP (compound) packet."""
         try:
             return bytes(self._session.protect_rtcp(packet))
         except (pylibsrtp.Error, ValueError) as exc:
-            raise map_libsrtp_error(exc, "RTCP", packet, rtcp=True) from None
+            raise map_libsrtp_error(exc, "RTCP", packet, rtcp=True, profile=self.profile) from None
 
     def unprotect_rtcp(self, packet: bytes) -> bytes:
         """Verify and decrypt an SRTCP packet."""
         try:
             return bytes(self._session.unprotect_rtcp(packet))
         except (pylibsrtp.Error, ValueError) as exc:
-            raise map_libsrtp_error(exc, "SRTCP", packet, rtcp=True) from None
+            raise map_libsrtp_error(exc, "SRTCP", packet, rtcp=True, profile=self.profile) from None

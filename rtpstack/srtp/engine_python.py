@@ -349,7 +349,11 @@ class PythonSrtpEngine:
         need = 12 + self._rtcp._tag_len
         if n < need:
             raise SrtpMalformedError(P.too_short_for_tag("SRTCP", n, need))
-        index, _ = self._rtcp.rtcp_index(packet)
+        index, encrypted = self._rtcp.rtcp_index(packet)
+        if not encrypted and not self.profile.is_aead:
+            # libsrtp refuses E=0 under an encrypting AES-CM policy (srtp_err_status_cant_check);
+            # its AEAD path accepts it as authentication-only (RFC 7714 section 9.3)
+            raise SrtpAuthError(P.UNENCRYPTED_SRTCP)
         # libsrtp srtp_rdb_check
         if index < stream.rtcp_start + _RTCP_WINDOW:
             if index < stream.rtcp_start:
