@@ -53,11 +53,11 @@ class Relay:
 
     def from_client(self, name: str, datagram: bytes) -> list[tuple[str, bytes]]:
         if 192 <= datagram[1] <= 223:
-            plain = self.hops[name].unprotect_rtcp(datagram)
+            rtcp = self.hops[name].unprotect_rtcp(datagram)
             out = []
             offset = 0
-            while offset < len(plain):
-                header, body, padding, offset = split_packet(plain, offset)
+            while offset < len(rtcp):
+                header, body, padding, offset = split_packet(rtcp, offset)
                 if header.packet_type == PT_RTPFB and header.count == 1:
                     nack = GenericNack.from_body(header, body, padding)
                     dst, ssrc = self.back[(name, nack.media_ssrc)]
@@ -133,7 +133,7 @@ def test_frames_round_trip_decrypted_and_byte_identical() -> None:
 
 
 def test_packets_stay_within_1200_bytes_and_audio_level_is_clear() -> None:
-    a, b, relay = _pair()
+    a, _b, relay = _pair()
     a.set_encryption_secret("correct horse battery")
     key = VideoSource(bitrate=2_000_000).frame(0)
     assert len(key.data) > 5000

@@ -200,7 +200,12 @@ class Client:
                               or "")
         self.e2ee = bool(joined.get("e2ee",
                                     session.get("e2ee") if isinstance(session, dict) else False))
-        transport = TransportInfo.from_json(joined["transport"])
+        raw_transport = joined.get("transport")
+        if not isinstance(raw_transport, dict):
+            await self.close()
+            raise SignalingError("no_transport", "the router gave no media transport (a relayed "
+                                 "session carries no media through the router)")
+        transport = TransportInfo.from_json(raw_transport)
         self.core = ClientCore(transport, session_id=self.session_id,
                                participant_id=self.participant_id, e2ee=self.e2ee,
                                nack=self._nack, pli=self._pli)
@@ -317,6 +322,10 @@ class Client:
                     sent += 1
             await asyncio.sleep(max(0.0, min(next_due - self.now(), 0.05)))
         return sent
+
+    def send_raw(self, datagrams: list[bytes]) -> None:
+        """Send already protected datagrams from this client's socket (tools and tests)."""
+        self._flush(datagrams)
 
     # -- subscribing -----------------------------------------------------------------------
 

@@ -254,6 +254,10 @@ class ClientCore:
         track.state.frames += 1
         return out
 
+    def protect_raw(self, rtp: bytes) -> bytes:
+        """SRTP-protect any RTP packet with this hop's key (for tools and tests)."""
+        return self._hop.protect(rtp)
+
     # -- subscribing -----------------------------------------------------------------------
 
     def add_subscription(self, ssrc: int, *, publisher: str, kind: str,
