@@ -326,35 +326,44 @@ def find_extension(data: Buffer, ext_id: int) -> tuple[int, int] | None:
 
 
 def rewrite_header(buf: bytearray, ssrc: int, sequence_number: int, timestamp: int) -> None:
-    """Overwrite SSRC, sequence number and timestamp of the packet in ``buf`` in place."""
+    """Overwrite SSRC, sequence number and timestamp of the packet in ``buf`` in place.
+
+    Values are range-checked first, so ``buf`` is unchanged when this raises ``ValueError``.
+    """
+    if 0 <= ssrc <= 0xFFFFFFFF and 0 <= sequence_number <= 0xFFFF and 0 <= timestamp <= 0xFFFFFFFF:
+        try:
+            _SEQ_TS_SSRC.pack_into(buf, 2, sequence_number, timestamp, ssrc)
+            return
+        except struct.error as exc:
+            raise ValueError(f"cannot rewrite RTP header: {exc}") from None
+    raise ValueError(
+        f"cannot rewrite RTP header: SSRC {ssrc}, sequence number {sequence_number} or "
+        f"timestamp {timestamp} out of range"
+    )
+
+
+def _set(s: struct.Struct, buf: bytearray, offset: int, value: int, limit: int, what: str) -> None:
+    if not 0 <= value <= limit:
+        raise ValueError(f"cannot set {what}: {value} is not in 0..{limit}")
     try:
-        _SEQ_TS_SSRC.pack_into(buf, 2, sequence_number, timestamp, ssrc)
+        s.pack_into(buf, offset, value)
     except struct.error as exc:
-        raise ValueError(f"cannot rewrite RTP header: {exc}") from None
+        raise ValueError(f"cannot set {what}: {exc}") from None
 
 
 def set_ssrc(buf: bytearray, ssrc: int) -> None:
     """Overwrite the SSRC (octets 8-11) in place."""
-    try:
-        _U32.pack_into(buf, 8, ssrc)
-    except struct.error as exc:
-        raise ValueError(f"cannot set SSRC: {exc}") from None
+    _set(_U32, buf, 8, ssrc, 0xFFFFFFFF, "SSRC")
 
 
 def set_sequence_number(buf: bytearray, sequence_number: int) -> None:
     """Overwrite the sequence number (octets 2-3) in place."""
-    try:
-        _U16.pack_into(buf, 2, sequence_number)
-    except struct.error as exc:
-        raise ValueError(f"cannot set sequence number: {exc}") from None
+    _set(_U16, buf, 2, sequence_number, 0xFFFF, "sequence number")
 
 
 def set_timestamp(buf: bytearray, timestamp: int) -> None:
     """Overwrite the timestamp (octets 4-7) in place."""
-    try:
-        _U32.pack_into(buf, 4, timestamp)
-    except struct.error as exc:
-        raise ValueError(f"cannot set timestamp: {exc}") from None
+    _set(_U32, buf, 4, timestamp, 0xFFFFFFFF, "timestamp")
 
 
 def set_marker(buf: bytearray, marker: bool) -> None:
