@@ -1,0 +1,91 @@
+"""Receive statistics and synthetic sources of the client: tables of inputs and expected counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from rtpstack.client.sources import AudioSource, VideoSource, frame_label
+from rtpstack.client.stats import ReceiveStreamState
+
+# (name, sequence numbers in arrival order, packets, expected, lost, duplicates, missing, recovered)
+CASES = [
+    ("in order", [10, 11, 12, 13], 4, 4, 0, 0, set(), 0),
+    ("one gap", [10, 11, 13, 14], 4, 5, 1, 0, {12}, 0),
+    ("gap then late arrival", [10, 11, 13, 12], 4, 4, 0, 0, set(), 1),
+    ("duplicate", [10, 11, 11, 12], 3, 3, 0, 1, set(), 0),
+    ("wrap", [65534, 65535, 0, 1], 4, 4, 0, 0, set(), 0),
+    ("gap across wrap", [65534, 1, 2], 3, 5, 2, 0, {65535 + 0, 65536}, 0),
+    ("reordered across wrap", [65535, 1, 0], 3, 3, 0, 0, set(), 1),
+    ("late before first", [20, 21, 19], 3, 3, 0, 0, set(), 0),
+]
+
+
+@pytest.mark.parametrize(("name", "seqs", "packets", "expected", "lost", "dups", "missing",
+                          "recovered"), CASES, ids=[c[0] for c in CASES])
+def test_receive_counters(name: str, seqs: list[int], packets: int, expected: int, lost: int,
+                          dups: int, missing: set[int], recovered: int) -> None:
+    st = ReceiveStreamState(1)
+    for i, seq in enumerate(seqs):
+        st.on_packet(seq, 3000 * i, 100, i / 30)
+    snap = st.snapshot()
+    assert (snap.packets, snap.expected, snap.lost, snap.duplicates, snap.recovered) == (
+        packets, expected, lost, dups, recovered)
+    assert st.missing == missing
+
+
+def test_report_block_fraction_lost_per_interval() -> None:
+    st = ReceiveStreamState(1)
+    for seq in [0, 1, 2, 3, 8, 9]:  # 10 expected, 6 received
+        st.on_packet(seq, 0, 100, 0.0)
+    fraction, lost, highest, _jitter = st.report_block_values()
+    assert (fraction, lost, highest) == ((4 << 8) // 10, 4, 9)
+    for seq in range(10, 20):  # next interval: no loss
+        st.on_packet(seq, 0, 100, 0.0)
+    assert st.report_block_values()[:3] == (0, 4, 19)
+
+
+def test_jitter_is_zero_for_perfect_timing_and_grows_with_variation() -> None:
+    steady = ReceiveStreamState(1, clock_rate=90_000)
+    shaky = ReceiveStreamState(2, clock_rate=90_000)
+    for i in range(50):
+        steady.on_packet(i, 3000 * i, 100, i / 30)
+        shaky.on_packet(i, 3000 * i, 100, i / 30 + (0.01 if i % 2 else 0.0))
+    assert steady.snapshot().jitter == pytest.approx(0.0, abs=1e-6)
+    assert shaky.snapshot().jitter > 500  # ~10 ms at 90 kHz is 900 units
+
+
+def test_missing_window_is_bounded() -> None:
+    st = ReceiveStreamState(1)
+    st.on_packet(0, 0, 100, 0.0)
+    st.on_packet(5000, 0, 100, 0.0)
+    assert len(st.missing) == 512 and max(st.missing) == 4999
+
+
+def test_audio_source_is_opus_like() -> None:
+    src = AudioSource()
+    frames = [src.frame(i) for i in range(50)]
+    assert all(len(f.data) == 100 for f in frames)
+    assert frames[1].timestamp - frames[0].timestamp == 960
+    assert frames[49].due == pytest.approx(0.98)
+    assert all(f.voice and 0 <= f.audio_level <= 127 for f in frames)
+    assert not AudioSource(talking=False).frame(3).voice
+    assert [frame_label(f.data) for f in frames[:3]] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("bitrate", [100_000, 300_000, 1_500_000])
+def test_video_source_matches_its_bitrate(bitrate: int) -> None:
+    src = VideoSource(bitrate=bitrate, fps=30, keyframe_interval=60)
+    total = sum(len(src.frame(i).data) for i in range(60))  # two seconds
+    assert total * 8 / 2.0 == pytest.approx(bitrate, rel=0.01)
+    key, delta = src.sizes()
+    assert key == pytest.approx(4 * delta, rel=0.01)
+    assert src.frame(0).keyframe and not src.frame(1).keyframe
+    assert src.frame(1, force_keyframe=True).keyframe
+    assert src.frame(30).timestamp == 90_000
+
+
+def test_sources_refuse_negative_indexes() -> None:
+    with pytest.raises(ValueError, match="frame index must be >= 0, got -1"):
+        VideoSource().frame(-1)
+    with pytest.raises(ValueError, match="frame index must be >= 0, got -1"):
+        AudioSource().frame(-1)
