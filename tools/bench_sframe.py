@@ -23,8 +23,8 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from rtpstack.sframe import derive_key_salt, load_backend
 from rtpstack.sframe import _backend_py as py
+from rtpstack.sframe import derive_key_salt, load_backend
 
 SIZES = (100, 1200, 30_000)
 SUITES = {1: "CTR_HMAC_80", 2: "CTR_HMAC_64", 3: "CTR_HMAC_32", 4: "GCM_128", 5: "GCM_256"}
