@@ -20,6 +20,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -88,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         pt = os.urandom(size)
         t_gcm, t_crypt = per_call_us(
             [
-                lambda pt=pt: gcm_c.seal(nonce, b"", pt),
-                lambda pt=pt: gcm_py.encrypt(nonce, pt, None),
+                partial(gcm_c.seal, nonce, b"", pt),
+                partial(gcm_py.encrypt, nonce, pt, None),
             ],
             budget,
         )
@@ -103,14 +104,14 @@ def main(argv: list[str] | None = None) -> int:
             assert kp.encrypt(ctr, metadata, pt) == frame
             cells = {
                 "enc": (
-                    lambda kc=kc, pt=pt: kc.encrypt(ctr, metadata, pt),
-                    lambda kp=kp, pt=pt: kp.encrypt(ctr, metadata, pt),
-                    lambda bare=bare, pt=pt: bare.seal(nonce, b"", pt),
+                    partial(kc.encrypt, ctr, metadata, pt),
+                    partial(kp.encrypt, ctr, metadata, pt),
+                    partial(bare.seal, nonce, b"", pt),
                 ),
                 "dec": (
-                    lambda kc=kc, f=frame: kc.decrypt(f, metadata),
-                    lambda kp=kp, f=frame: kp.decrypt(f, metadata),
-                    lambda bare=bare, s=sealed: bare.open(nonce, b"", s),
+                    partial(kc.decrypt, frame, metadata),
+                    partial(kp.decrypt, frame, metadata),
+                    partial(bare.open, nonce, b"", sealed),
                 ),
             }
             for op, (fc, fp, fb) in cells.items():
