@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             frame = kc.encrypt(ctr, metadata, pt)
             sealed = bare.seal(nonce, b"", pt)
             assert kp.encrypt(ctr, metadata, pt) == frame
-            cells = {
+            cells: dict[str, tuple[Callable[[], object], ...]] = {
                 "enc": (
                     partial(kc.encrypt, ctr, metadata, pt),
                     partial(kp.encrypt, ctr, metadata, pt),
