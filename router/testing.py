@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -37,6 +38,8 @@ class SignalingClient:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse, participant_id: str) -> None:
         self.ws = ws
         self.participant_id = participant_id
+        self._backlog: deque[dict[str, Any]] = deque()
+        self._next_id = 0
         #: The router's ``joined`` answer, once :meth:`RouterHarness.join` has joined.
         self.joined: dict[str, Any] = {}
 
@@ -46,6 +49,11 @@ class SignalingClient:
 
     async def recv(self, timeout: float = 3.0) -> dict[str, Any]:
         """The next JSON message; raises TimeoutError or ConnectionError when there is none."""
+        if self._backlog:
+            return self._backlog.popleft()
+        return await self._receive(timeout)
+
+    async def _receive(self, timeout: float) -> dict[str, Any]:
         msg = await self.ws.receive(timeout=timeout)
         if msg.type != aiohttp.WSMsgType.TEXT:
             raise ConnectionError(f"socket closed or not text: {msg.type!r}")
@@ -55,9 +63,25 @@ class SignalingClient:
         return data
 
     async def request(self, message: dict[str, Any], timeout: float = 3.0) -> dict[str, Any]:
-        """Send and return the next message (the answer, when nothing else is pending)."""
+        """Send and return the answer: the message echoing the request's ``id``.
+
+        Without an ``id`` one is added (and removed from the answer). Events that arrive first
+        stay queued for :meth:`recv`.
+        """
+        auto = "id" not in message
+        if auto:
+            self._next_id += 1
+            message = {**message, "id": f"auto-{self._next_id}"}
         await self.send(message)
-        return await self.recv(timeout)
+        deadline = time.monotonic() + timeout
+        for _ in range(1000):
+            reply = await self._receive(max(0.01, deadline - time.monotonic()))
+            if reply.get("id") == message["id"]:
+                if auto:
+                    del reply["id"]
+                return reply
+            self._backlog.append(reply)
+        raise TimeoutError("no answer within 1000 messages")
 
     async def wait_for(self, kind: str, timeout: float = 3.0, limit: int = 100) -> dict[str, Any]:
         """Skip messages until one of ``type == kind`` (at most ``limit`` messages)."""
