@@ -40,8 +40,9 @@ from rtpstack.capture.pcap import CapturedPacket
 from rtpstack.capture.reader import iter_packets
 from rtpstack.capture.rtcpstats import RtcpSenderSummary, RtcpTracker
 from rtpstack.capture.turn import is_stun, split_stream, unwrap
-from rtpstack.errors import CaptureParseError, SdpParseError
+from rtpstack.errors import CaptureParseError, SdpParseError, SrtpError
 from rtpstack.seqnum import SeqUnwrapper, TimestampUnwrapper
+from rtpstack.srtp import SrtpKeyingMaterial, SrtpSession
 
 __all__ = [
     "CaptureAnalysis",
@@ -51,9 +52,14 @@ __all__ = [
     "StreamStats",
     "StreamSummary",
     "analyze_file",
+    "analyze_packets",
 ]
 
 _DUP_WINDOW = 4096
+
+
+def _u32(data: bytes, offset: int) -> int:
+    return int.from_bytes(data[offset : offset + 4], "big")
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +187,8 @@ class StreamStats:
                 self.clock_rate = clock_rate
                 d = abs(delta - (ts_ext - self._ref_ts) / clock_rate)
                 self.jitter += (d - self.jitter) / 16
-                jitter_ms = self.jitter * 1000
+                if regular:
+                    jitter_ms = self.jitter * 1000
                 if in_order:
                     self._ref_ts = ts_ext
             if regular:
@@ -356,8 +363,14 @@ class CaptureAnalyzer:
     """Turn captured frames into RTP stream and RTCP statistics (sans-IO)."""
 
     def __init__(self, hints: Hints | None = None, *, keep_series: bool = False,
-                 sdp_from_capture: bool = True) -> None:
+                 sdp_from_capture: bool = True,
+                 srtp_keys: dict[int | None, SrtpKeyingMaterial] | None = None) -> None:
         self.hints = hints if hints is not None else Hints()
+        #: SRTP master keys per SSRC (``None``: any SSRC); matching packets are decrypted
+        self.srtp_keys = srtp_keys or {}
+        self._srtp: dict[int, SrtpSession] = {}
+        #: packets decrypted / failing authentication
+        self.decrypted = 0
         self.keep_series = keep_series
         self.sdp_from_capture = sdp_from_capture
         self.frames = 0
@@ -445,6 +458,12 @@ class CaptureAnalyzer:
                 continue
             secure = flow in self._secure_flows
             if len(data) >= 2 and 192 <= data[1] <= 223:
+                if self.srtp_keys and looks_like_rtcp(data):
+                    clear = self._unprotect(data, _u32(data, 4), rtcp=True)
+                    if clear is None:
+                        continue
+                    if clear is not data:
+                        data, secure = clear, False
                 if looks_like_rtcp(data) and self.rtcp.feed(
                     data, t_ns / 1e9, seg.src, seg.sport, seg.dst, seg.dport, encrypted=secure
                 ):
@@ -458,6 +477,13 @@ class CaptureAnalyzer:
             if hdr is None:
                 self._drop("not RTP/RTCP")
                 continue
+            if self.srtp_keys:
+                clear = self._unprotect(data, hdr.ssrc, rtcp=False)
+                if clear is None:
+                    continue
+                if clear is not data:
+                    data, secure = clear, False
+                    hdr = read_rtp_header(data) or hdr
             if self.hints.payload_types and hdr.payload_type not in self.hints.payload_types:
                 self._drop("payload type filtered out")
                 continue
@@ -470,6 +496,23 @@ class CaptureAnalyzer:
             out.append(MediaPacket(frame, t_ns, seg.src, seg.sport, seg.dst, seg.dport,
                                    transport, "rtp", data, secure))
         return out
+
+    def _unprotect(self, data: bytes, ssrc: int, *, rtcp: bool) -> bytes | None:
+        """Decrypt when a key is known for ``ssrc``: the clear bytes, ``data`` itself when no
+        key applies, ``None`` (dropped and counted) when authentication fails."""
+        keys = self.srtp_keys.get(ssrc) or self.srtp_keys.get(None)
+        if keys is None:
+            return data
+        session = self._srtp.get(ssrc)
+        if session is None:
+            session = self._srtp[ssrc] = SrtpSession(keys, replay_window=1024)
+        try:
+            clear = session.unprotect_rtcp(data) if rtcp else session.unprotect(data)
+        except SrtpError:
+            self._drop("SRTCP unprotect failed" if rtcp else "SRTP unprotect failed")
+            return None
+        self.decrypted += 1
+        return clear
 
     def accepted(self) -> list[StreamStats]:
         """Streams that survive the stream-level check: two packets or more, or a single
@@ -502,10 +545,11 @@ class CaptureAnalyzer:
         return CaptureAnalysis(name, self.frames, streams, rtcp, dict(self.drops), series)
 
 
-def analyze_file(path: str | Path, hints: Hints | None = None, *,
-                 keep_series: bool = False) -> CaptureAnalysis:
+def analyze_file(path: str | Path, hints: Hints | None = None, *, keep_series: bool = False,
+                 srtp_keys: dict[int | None, SrtpKeyingMaterial] | None = None,
+                 ) -> CaptureAnalysis:
     """Analyse the capture at ``path`` (streams it; raises CaptureParseError on bad files)."""
-    analyzer = CaptureAnalyzer(hints, keep_series=keep_series)
+    analyzer = CaptureAnalyzer(hints, keep_series=keep_series, srtp_keys=srtp_keys)
     for pkt in iter_packets(path):
         analyzer.feed(pkt)
     return analyzer.result(Path(path).name)
