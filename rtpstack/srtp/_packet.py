@@ -1,8 +1,10 @@
 """Private packet-layout helpers shared by both engines.
 
-NOTE: ``rtpstack.fastpath`` (the project's hot-path RTP header reader) did not exist when this
-package was written; :func:`rtp_header_length` is a small private stand-in that applies exactly
-libsrtp's length checks. Switch to the fastpath helper once it lands, keeping these checks.
+NOTE: :func:`rtpstack.fastpath.header_length` measures the same header, but it is not used
+here on purpose: it rejects RTP versions other than 2 (libsrtp does not look at the version,
+and the pion SRTP vectors use version 0, so the twin must accept them to stay byte-identical
+to libsrtp) and it raises ``RtpParseError``, whereas SRTP callers count ``SrtpError`` subclasses.
+:func:`rtp_header_length` applies exactly libsrtp's length checks (``srtp_validate_rtp_header``).
 """
 
 from __future__ import annotations
