@@ -93,7 +93,12 @@ ERRORS: list[tuple[str, str, str]] = [
     (
         "BYE junk after reason",
         "81cb000311223344014100000000ffff",
-        "BYE: 6 octets after the reason are not zero padding",
+        "BYE: 6 octets after the reason where 2 zero octets pad it to 32 bits",
+    ),
+    (
+        "BYE reason cut by RTCP padding",
+        "a1cb0003112233440141" + "eeeeeeeeee06",
+        "BYE: 0 octets after the reason where 2 zero octets pad it to 32 bits",
     ),
     (
         "BYE reason too long",

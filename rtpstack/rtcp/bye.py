@@ -62,9 +62,11 @@ class Bye:
                 )
             reason = body[start : start + length]
             rest = body[start + length :]
-            if len(rest) >= 4 or any(rest):
+            fill = -(start + length) % 4
+            if rest != bytes(fill):
                 raise RtcpParseError(
-                    f"BYE: {len(rest)} octets after the reason are not zero padding"
+                    f"BYE: {len(rest)} octets after the reason where {fill} zero octets "
+                    "pad it to 32 bits"
                 )
         return cls(tuple(sources), reason, padding)
 
