@@ -301,6 +301,12 @@ class SignalingHub:
                 with contextlib.suppress(RouterError):
                     self.registry.leave(conn.session_id, conn.participant_id)
                 raise
+            if self.registry.sessions.get(conn.session_id) is not session:
+                # the session was deleted while the media plane was setting up
+                self.connections.pop(key, None)
+                await self._media_quiet(
+                    self.media.remove_participant(conn.session_id, conn.participant_id))
+                raise NotFound(f"no session {conn.session_id!r}", code="session_not_found")
             participant.rtcp_ssrc = info.rtcp_ssrc
             transport = info.to_json()
         conn.joined = True
