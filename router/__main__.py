@@ -54,8 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             uvloop.run(serve(config))
     except OSError as exc:
-        print(f"rtp-router: error: cannot listen on {config.host}:{config.port}: "
-              f"{exc.strerror or exc}", file=sys.stderr)
+        print(f"rtp-router: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C during the drain
         return 130

@@ -168,7 +168,8 @@ async def serve(
     """Run the router until SIGTERM/SIGINT (or ``stop`` is set), then drain and return.
 
     The first log line after binding is ``listening`` with the real ``port`` (useful with
-    ``--port 0``). Raises :class:`OSError` when the port cannot be bound.
+    ``--port 0``). Raises :class:`OSError` (with a one-line message) when the HTTP port cannot
+    be bound, or when the media plane cannot start.
     """
     app = create_app(config, media_plane)
     media = app[MEDIA]
@@ -188,7 +189,11 @@ async def serve(
     installed: list[signal.Signals] = []
     try:
         site = web.TCPSite(runner, config.host, config.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise OSError(f"cannot listen on {config.host}:{config.port}: "
+                          f"{exc.strerror or exc}") from exc
         port = _bound_port(runner.addresses, config.port)
         log_event(log, logging.INFO, "listening", host=config.host, port=port,
                   url=f"http://{config.host}:{port}")
