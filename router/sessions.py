@@ -309,10 +309,7 @@ def parse_track(
         raise BadRequest("track.header_extensions must map ids to URIs", code="invalid_track")
     exts: list[tuple[int, str]] = []
     for key, uri in exts_json.items():
-        try:
-            ext_id = int(key)
-        except ValueError:
-            ext_id = -1
+        ext_id = int(key) if key.isascii() and key.isdigit() and len(key) <= 3 else -1
         if not 1 <= ext_id <= 255 or not isinstance(uri, str) or not uri:
             raise BadRequest(
                 "track.header_extensions must map ids 1 to 255 to URIs", code="invalid_track"

@@ -9,6 +9,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from router.auth import ApiCredentials, Role, make_api_token, mint_client_token
 from router.config import RouterConfig
@@ -390,3 +392,86 @@ async def test_shutdown_tells_every_client(router: RouterHarness) -> None:
         assert resp.status == 503
     status, body = await _ws_status(router, "?token=x")
     assert (status, body["error"]) == (503, "shutting_down")
+
+
+# --- robustness: whatever arrives, an answer or an error, never a crash ------------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(st.sampled_from(["kind", "ssrc", "ssrcs", "rtx_ssrcs", "codec",
+                                     "header_extensions", "encrypted", "name"]),
+                    _json_values, max_size=3),
+    st.dictionaries(st.sampled_from(["name", "payload_type", "clock_rate", "channels",
+                                     "rtx_payload_type", "fmtp"]), _json_values, max_size=2),
+)
+def test_parse_track_accepts_or_refuses_cleanly(
+    changes: dict[str, Any], codec_changes: dict[str, Any]
+) -> None:
+    """A valid track with fields replaced by arbitrary JSON: a Publication or BadRequest."""
+    from router.errors import BadRequest
+    from router.sessions import parse_track
+
+    track_json = track(5, rtx_ssrcs=[6], codec={"name": "VP8", "payload_type": 96,
+                                                "clock_rate": 90000, "rtx_payload_type": 97})
+    track_json["codec"].update(codec_changes)
+    track_json.update(changes)
+    try:
+        pub = parse_track(track_json, stream_id="T1", participant_id="p")
+    except BadRequest as exc:
+        assert exc.code == "invalid_track"
+        assert exc.message.startswith("track")
+    else:
+        assert pub.kind.value == track_json["kind"]
+        assert 1 <= len(pub.ssrcs) <= 8
+        assert pub.encrypted is track_json.get("encrypted", False)
+
+
+async def test_random_messages_never_break_the_socket(router: RouterHarness) -> None:
+    import json
+    import random
+
+    rng = random.Random(6)
+    await router.create_session(session_id="fuzz")
+    await router.create_session(session_id="fuzz-p2p", media_mode="relayed")
+    peer = await router.join("fuzz", participant_id="peer")
+    stream = await peer.request({"type": "publish", "track": track(77, encrypted=False)})
+    socks = [await router.join("fuzz", participant_id="f1"),
+             await router.join("fuzz-p2p", participant_id="f2", role="moderator")]
+    kinds = ["join", "publish", "unpublish", "subscribe", "unsubscribe", "ping", "offer",
+             "answer", "candidate", "disconnect", "bogus", None, 5]
+    fields = ["track", "stream_id", "subscription_id", "to", "sdp", "participant_id",
+              "session_id", "id"]
+    values: list[Any] = [None, True, 0, -1, 2**33, 1.5, "", "peer", "f1", "T1", [], {}, [1],
+                         {"kind": "video"}, stream["stream"]["stream_id"], track(78)]
+    allowed = {"error", "joined", "published", "unpublished", "subscribed", "unsubscribed",
+               "pong", "participant_joined", "participant_left", "stream_created",
+               "stream_destroyed", "disconnected_participant", "offer", "answer", "candidate"}
+    for i in range(300):
+        sock = socks[i % 2]
+        msg: dict[str, Any] = {"type": rng.choice(kinds)}
+        for _ in range(rng.randrange(3)):
+            msg[rng.choice(fields)] = rng.choice(values)
+        if msg.get("type") == "disconnect":
+            msg["participant_id"] = "nobody"
+        msg["id"] = f"r{i}"
+        await sock.send(msg)
+        reply = await sock.request({"type": "ping"})  # everything before it was answered
+        assert reply == {"type": "pong"}
+    for sock in socks:
+        while True:
+            try:
+                got = await sock.recv(timeout=0.05)
+            except TimeoutError:
+                break
+            assert got["type"] in allowed, got
+            assert got.get("error") not in ("internal_error", "media_plane_error"), got
+    assert json.dumps(await socks[0].request({"type": "ping"})) == '{"type": "pong"}'
