@@ -74,8 +74,8 @@ def test_reassembly_with_loss_reordering_and_duplicates(
     delivered += [p for p in delivered if rng.random() < dup]
     rng.shuffle(delivered)
     indices: dict[int, list[int]] = {}
-    for i, p in enumerate(packets):
-        indices.setdefault(p[4], []).append(i)
+    for i, pkt in enumerate(packets):
+        indices.setdefault(pkt[4], []).append(i)
     complete = {  # every packet delivered, and the frame was not cut by the 1500 limit
         n for n, idx in indices.items()
         if not set(idx) & lost and packets[idx[-1]][3][0] & 0x40
