@@ -425,6 +425,15 @@ class CaptureAnalyzer:
                 continue
             b0 = data[0]
             if transport == "udp":
+                if self.sdp_from_capture and 0x41 <= b0 <= 0x5A:
+                    sdp = sdp_from_sip(data)
+                    if sdp is not None:
+                        try:
+                            self.hints.merge(hints_from_sdp(sdp))
+                        except SdpParseError:
+                            self._drop("bad SDP in SIP")
+                        self._drop("SIP")
+                        continue
                 if b0 < 4 and is_stun(data):
                     inner = unwrap(data)
                     if inner is None:
@@ -444,15 +453,6 @@ class CaptureAnalyzer:
                         self._drop("not RTP/RTCP")
                         continue
                     data = inner
-                elif self.sdp_from_capture and (b0 >= 0x41):
-                    sdp = sdp_from_sip(data)
-                    if sdp is not None:
-                        try:
-                            self.hints.merge(hints_from_sdp(sdp))
-                        except SdpParseError:
-                            self._drop("bad SDP in SIP")
-                        self._drop("SIP")
-                        continue
             if not data or not self.hints.is_media_flow(seg.sport, seg.dport, seg.src, seg.dst):
                 self._drop("not a media flow")
                 continue
