@@ -149,3 +149,37 @@ def test_python_m_router_help_lists_flags(tmp_path: Path) -> None:
     for flag in ("--config", "--host", "--port", "--media-ports", "--api-key", "--api-secret",
                  "--log-format", "--e2ee-default", "--drain-timeout"):
         assert flag in result.stdout
+
+
+def test_log_formats_carry_fields() -> None:
+    import io
+    import logging
+
+    from router.logs import log_event, setup_logging
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        for fmt in ("json", "text"):
+            out = io.StringIO()
+            setup_logging(fmt, "info", stream=out)
+            log_event(logging.getLogger("router.test"), logging.INFO, "participant joined",
+                      session="s1", participant="alice")
+            log_event(logging.getLogger("router.test"), logging.DEBUG, "hidden")
+            lines = out.getvalue().splitlines()
+            assert len(lines) == 1
+            if fmt == "json":
+                record = json.loads(lines[0])
+                assert {k: record[k] for k in ("level", "logger", "msg", "session",
+                                               "participant")} == {
+                    "level": "info", "logger": "router.test", "msg": "participant joined",
+                    "session": "s1", "participant": "alice"}
+            else:
+                assert lines[0].endswith(
+                    " INFO router.test participant joined session=s1 participant=alice")
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
