@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rtpstack.errors import RtcpParseError
-from rtpstack.rtcp.common import PT_APP, RtcpHeader, build_packet, check_single
+from rtpstack.rtcp.common import PT_APP, build_packet, check_single
 
 __all__ = ["AppPacket"]
 
@@ -29,18 +29,18 @@ class AppPacket:
     @classmethod
     def parse(cls, data: bytes) -> AppPacket:
         """Parse exactly one APP packet."""
-        header, body, padding = check_single(data, PT_APP)
-        return cls.from_body(header, body, padding)
+        count, body, padding = check_single(data, PT_APP)
+        return cls.from_body(count, body, padding)
 
     @classmethod
-    def from_body(cls, header: RtcpHeader, body: bytes, padding: bytes) -> AppPacket:
-        """Build from a framed packet (see :func:`rtpstack.rtcp.common.split_packet`)."""
+    def from_body(cls, count: int, body: bytes, padding: bytes) -> AppPacket:
+        """Build from the header count field, body and padding (see ``split_packet``)."""
         if len(body) < _HEAD.size:
             raise RtcpParseError(
                 f"APP too short: {len(body)} octets after the header, SSRC and name need 8"
             )
         ssrc, name = _HEAD.unpack_from(body)
-        return cls(header.count, ssrc, name, body[_HEAD.size :], padding)
+        return cls(count, ssrc, name, body[_HEAD.size :], padding)
 
     def __bytes__(self) -> bytes:
         if len(self.name) != 4:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rtpstack.errors import RtcpParseError
-from rtpstack.rtcp.common import PT_BYE, RtcpHeader, build_packet, check_single
+from rtpstack.rtcp.common import PT_BYE, build_packet, check_single
 
 __all__ = ["Bye"]
 
@@ -39,19 +39,19 @@ class Bye:
     @classmethod
     def parse(cls, data: bytes) -> Bye:
         """Parse exactly one BYE packet."""
-        header, body, padding = check_single(data, PT_BYE)
-        return cls.from_body(header, body, padding)
+        count, body, padding = check_single(data, PT_BYE)
+        return cls.from_body(count, body, padding)
 
     @classmethod
-    def from_body(cls, header: RtcpHeader, body: bytes, padding: bytes) -> Bye:
-        """Build from a framed packet (see :func:`rtpstack.rtcp.common.split_packet`)."""
-        need = 4 * header.count
+    def from_body(cls, count: int, body: bytes, padding: bytes) -> Bye:
+        """Build from the header count field, body and padding (see ``split_packet``)."""
+        need = 4 * count
         if need > len(body):
             raise RtcpParseError(
-                f"BYE source count {header.count} needs {need} octets after the header, "
+                f"BYE source count {count} needs {need} octets after the header, "
                 f"packet has {len(body)}"
             )
-        sources = struct.unpack_from(f"!{header.count}I", body)
+        sources = struct.unpack_from(f"!{count}I", body)
         reason: bytes | None = None
         if need < len(body):
             length = body[need]

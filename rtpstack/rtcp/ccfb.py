@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from rtpstack.errors import RtcpParseError
-from rtpstack.rtcp.common import PT_RTPFB, RtcpHeader, build_packet, check_single
+from rtpstack.rtcp.common import PT_RTPFB, build_packet, check_single
 from rtpstack.rtcp.feedback import FMT_CCFB
 from rtpstack.seqnum import seq_add
 
@@ -142,16 +142,14 @@ class CongestionControlFeedback:
     @classmethod
     def parse(cls, data: bytes) -> CongestionControlFeedback:
         """Parse exactly one RFC 8888 feedback packet."""
-        header, body, padding = check_single(data, PT_RTPFB)
-        return cls.from_body(header, body, padding)
+        count, body, padding = check_single(data, PT_RTPFB)
+        return cls.from_body(count, body, padding)
 
     @classmethod
-    def from_body(
-        cls, header: RtcpHeader, body: bytes, padding: bytes
-    ) -> CongestionControlFeedback:
-        """Build from a framed packet (see :func:`rtpstack.rtcp.common.split_packet`)."""
-        if header.count != FMT_CCFB:
-            raise RtcpParseError(f"CCFB needs FMT 11, got {header.count}")
+    def from_body(cls, count: int, body: bytes, padding: bytes) -> CongestionControlFeedback:
+        """Build from the header count field, body and padding (see ``split_packet``)."""
+        if count != FMT_CCFB:
+            raise RtcpParseError(f"CCFB needs FMT 11, got {count}")
         if len(body) < 8:
             raise RtcpParseError(
                 f"CCFB too short: {len(body)} octets after the header, "

@@ -87,21 +87,23 @@ class RtcpHeader:
         )
 
 
-def split_packet(data: bytes, offset: int = 0) -> tuple[RtcpHeader, bytes, bytes, int]:
+def split_packet(data: bytes, offset: int = 0) -> tuple[int, int, bytes, bytes, int]:
     """Frame one packet at ``offset``.
 
-    Returns ``(header, body, padding, next_offset)`` where ``body`` is what follows the header
-    with the padding removed and ``padding`` the removed octets (empty when P=0).
+    Returns ``(packet_type, count, body, padding, next_offset)`` where ``body`` is what follows
+    the header with the padding removed and ``padding`` the removed octets (empty when P=0).
     """
-    header = RtcpHeader.parse(data, offset)
-    end = offset + header.size
+    have = len(data) - offset
+    if have < HEADER_SIZE:
+        raise RtcpParseError(f"RTCP header truncated: need 4 octets, have {max(have, 0)}")
+    b0, pt, length = _HDR.unpack_from(data, offset)
+    if b0 >> 6 != RTCP_VERSION:
+        raise RtcpParseError(f"RTCP version must be 2, got {b0 >> 6}")
+    end = offset + 4 * length + 4
     if end > len(data):
-        raise RtcpParseError(
-            f"RTCP length field says {header.size} octets, only {len(data) - offset} left"
-        )
+        raise RtcpParseError(f"RTCP length field says {end - offset} octets, only {have} left")
     body = data[offset + HEADER_SIZE : end]
-    padding = b""
-    if header.padding:
+    if b0 & 0x20:
         count = body[-1] if body else 0
         if count == 0:
             raise RtcpParseError("RTCP padding bit set but padding count is 0")
@@ -109,19 +111,21 @@ def split_packet(data: bytes, offset: int = 0) -> tuple[RtcpHeader, bytes, bytes
             raise RtcpParseError(
                 f"RTCP padding count {count} exceeds the {len(body)} octets after the header"
             )
-        padding = body[-count:]
-        body = body[:-count]
-    return header, body, padding, end
+        return pt, b0 & 0x1F, body[:-count], body[-count:], end
+    return pt, b0 & 0x1F, body, b"", end
 
 
-def check_single(data: bytes, packet_type: int) -> tuple[RtcpHeader, bytes, bytes]:
-    """Frame ``data`` as exactly one packet of ``packet_type`` (for the ``parse`` methods)."""
-    header, body, padding, end = split_packet(data, 0)
-    if header.packet_type != packet_type:
-        raise RtcpParseError(f"RTCP packet type {packet_type} expected, got {header.packet_type}")
+def check_single(data: bytes, packet_type: int) -> tuple[int, bytes, bytes]:
+    """Frame ``data`` as exactly one packet of ``packet_type`` (for the ``parse`` methods).
+
+    Returns the header's count field, the body and the padding.
+    """
+    pt, count, body, padding, end = split_packet(data, 0)
+    if pt != packet_type:
+        raise RtcpParseError(f"RTCP packet type {packet_type} expected, got {pt}")
     if end != len(data):
         raise RtcpParseError(f"{len(data) - end} octets after the RTCP packet")
-    return header, body, padding
+    return count, body, padding
 
 
 def make_padding(n: int) -> bytes:
@@ -161,11 +165,6 @@ class RawRtcpPacket:
     padding: bytes = b""
 
     known: ClassVar[bool] = False
-
-    @classmethod
-    def from_body(cls, header: RtcpHeader, body: bytes, padding: bytes) -> RawRtcpPacket:
-        """Build from a framed packet (see :func:`split_packet`)."""
-        return cls(header.packet_type, header.count, body, padding)
 
     def __bytes__(self) -> bytes:
         return build_packet(self.count, self.packet_type, self.body, self.padding)

@@ -7,7 +7,7 @@ one; it accepts a single packet and reduced-size RTCP (RFC 5506: no SR/RR first,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from rtpstack.errors import RtcpParseError
 from rtpstack.rtcp.app import AppPacket
@@ -23,7 +23,6 @@ from rtpstack.rtcp.common import (
     PT_SR,
     PT_XR,
     RawRtcpPacket,
-    RtcpHeader,
     split_packet,
 )
 from rtpstack.rtcp.feedback import (
@@ -73,40 +72,50 @@ RtcpPacket = (
 )
 
 
-def decode_packet(header: RtcpHeader, body: bytes, padding: bytes) -> RtcpPacket:
-    """Decode one framed packet into its typed class (raw when the type is unknown)."""
-    pt = header.packet_type
-    if pt == PT_SR:
-        return SenderReport.from_body(header, body, padding)
-    if pt == PT_RR:
-        return ReceiverReport.from_body(header, body, padding)
-    if pt == PT_SDES:
-        return SourceDescription.from_body(header, body, padding)
-    if pt == PT_BYE:
-        return Bye.from_body(header, body, padding)
-    if pt == PT_APP:
-        return AppPacket.from_body(header, body, padding)
-    if pt == PT_RTPFB:
-        fmt = header.count
-        if fmt == FMT_NACK:
-            return GenericNack.from_body(header, body, padding)
-        if fmt == FMT_TWCC:
-            return TransportCcFeedback.from_body(header, body, padding)
-        if fmt == FMT_CCFB:
-            return CongestionControlFeedback.from_body(header, body, padding)
-        return RtpFeedback.from_body(header, body, padding)
-    if pt == PT_PSFB:
-        fmt = header.count
-        if fmt == FMT_PLI:
-            return Pli.from_body(header, body, padding)
-        if fmt == FMT_FIR:
-            return Fir.from_body(header, body, padding)
-        if fmt == FMT_REMB and Remb.is_remb(body[8:]):
-            return Remb.from_body(header, body, padding)
-        return PayloadFeedback.from_body(header, body, padding)
-    if pt == PT_XR:
-        return ExtendedReport.from_body(header, body, padding)
-    return RawRtcpPacket.from_body(header, body, padding)
+_Decoder = Callable[[int, bytes, bytes], "RtcpPacket"]
+
+
+def _rtpfb(count: int, body: bytes, padding: bytes) -> RtcpPacket:
+    if count == FMT_NACK:
+        return GenericNack.from_body(count, body, padding)
+    if count == FMT_TWCC:
+        return TransportCcFeedback.from_body(count, body, padding)
+    if count == FMT_CCFB:
+        return CongestionControlFeedback.from_body(count, body, padding)
+    return RtpFeedback.from_body(count, body, padding)
+
+
+def _psfb(count: int, body: bytes, padding: bytes) -> RtcpPacket:
+    if count == FMT_PLI:
+        return Pli.from_body(count, body, padding)
+    if count == FMT_FIR:
+        return Fir.from_body(count, body, padding)
+    if count == FMT_REMB and Remb.is_remb(body[8:12]):
+        return Remb.from_body(count, body, padding)
+    return PayloadFeedback.from_body(count, body, padding)
+
+
+_DECODERS: dict[int, _Decoder] = {
+    PT_SR: SenderReport.from_body,
+    PT_RR: ReceiverReport.from_body,
+    PT_SDES: SourceDescription.from_body,
+    PT_BYE: Bye.from_body,
+    PT_APP: AppPacket.from_body,
+    PT_RTPFB: _rtpfb,
+    PT_PSFB: _psfb,
+    PT_XR: ExtendedReport.from_body,
+}
+
+
+def decode_packet(packet_type: int, count: int, body: bytes, padding: bytes) -> RtcpPacket:
+    """Decode one framed packet (see :func:`split_packet`) into its typed class.
+
+    Packet types this package does not know come back as :class:`RawRtcpPacket`.
+    """
+    decoder = _DECODERS.get(packet_type)
+    if decoder is None:
+        return RawRtcpPacket(packet_type, count, body, padding)
+    return decoder(count, body, padding)
 
 
 def parse_compound(data: bytes) -> list[RtcpPacket]:
@@ -118,19 +127,24 @@ def parse_compound(data: bytes) -> list[RtcpPacket]:
     packets: list[RtcpPacket] = []
     offset = 0
     n = len(data)
+    get = _DECODERS.get
     while True:
-        header, body, padding, offset = split_packet(data, offset)
-        packets.append(decode_packet(header, body, padding))
+        pt, count, body, padding, offset = split_packet(data, offset)
+        decoder = get(pt)
+        if decoder is None:
+            packets.append(RawRtcpPacket(pt, count, body, padding))
+        else:
+            packets.append(decoder(count, body, padding))
         if offset >= n:
             return packets
 
 
 def parse_packet(data: bytes) -> RtcpPacket:
     """Decode ``data`` as exactly one RTCP packet."""
-    header, body, padding, end = split_packet(data, 0)
+    pt, count, body, padding, end = split_packet(data, 0)
     if end != len(data):
         raise RtcpParseError(f"{len(data) - end} octets after the RTCP packet")
-    return decode_packet(header, body, padding)
+    return decode_packet(pt, count, body, padding)
 
 
 def serialize_compound(packets: Iterable[RtcpPacket]) -> bytes:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from rtpstack.errors import RtcpParseError
-from rtpstack.rtcp.common import PT_PSFB, PT_RTPFB, RtcpHeader, build_packet, check_single
+from rtpstack.rtcp.common import PT_PSFB, PT_RTPFB, build_packet, check_single
 from rtpstack.seqnum import seq_add, seq_diff
 
 __all__ = [
@@ -103,14 +103,14 @@ class RtpFeedback:
     @classmethod
     def parse(cls, data: bytes) -> RtpFeedback:
         """Parse exactly one RTPFB packet, whatever its FMT, without decoding the FCI."""
-        header, body, padding = check_single(data, PT_RTPFB)
-        return cls.from_body(header, body, padding)
+        count, body, padding = check_single(data, PT_RTPFB)
+        return cls.from_body(count, body, padding)
 
     @classmethod
-    def from_body(cls, header: RtcpHeader, body: bytes, padding: bytes) -> RtpFeedback:
-        """Build from a framed packet (see :func:`rtpstack.rtcp.common.split_packet`)."""
+    def from_body(cls, count: int, body: bytes, padding: bytes) -> RtpFeedback:
+        """Build from the header count field, body and padding (see ``split_packet``)."""
         sender, media = feedback_ssrcs("RTPFB", body)
-        return cls(header.count, sender, media, body[8:], padding)
+        return cls(count, sender, media, body[8:], padding)
 
     def __bytes__(self) -> bytes:
         body = _SSRCS.pack(self.sender_ssrc, self.media_ssrc) + self.fci
@@ -137,14 +137,14 @@ class PayloadFeedback:
     @classmethod
     def parse(cls, data: bytes) -> PayloadFeedback:
         """Parse exactly one PSFB packet, whatever its FMT, without decoding the FCI."""
-        header, body, padding = check_single(data, PT_PSFB)
-        return cls.from_body(header, body, padding)
+        count, body, padding = check_single(data, PT_PSFB)
+        return cls.from_body(count, body, padding)
 
     @classmethod
-    def from_body(cls, header: RtcpHeader, body: bytes, padding: bytes) -> PayloadFeedback:
-        """Build from a framed packet (see :func:`rtpstack.rtcp.common.split_packet`)."""
+    def from_body(cls, count: int, body: bytes, padding: bytes) -> PayloadFeedback:
+        """Build from the header count field, body and padding (see ``split_packet``)."""
         sender, media = feedback_ssrcs("PSFB", body)
-        return cls(header.count, sender, media, body[8:], padding)
+        return cls(count, sender, media, body[8:], padding)
 
     def __bytes__(self) -> bytes:
         body = _SSRCS.pack(self.sender_ssrc, self.media_ssrc) + self.fci
@@ -181,13 +181,13 @@ class GenericNack:
     @classmethod
     def parse(cls, data: bytes) -> GenericNack:
         """Parse exactly one Generic NACK packet."""
-        header, body, padding = check_single(data, PT_RTPFB)
-        return cls.from_body(header, body, padding)
+        count, body, padding = check_single(data, PT_RTPFB)
+        return cls.from_body(count, body, padding)
 
     @classmethod
-    def from_body(cls, header: RtcpHeader, body: bytes, padding: bytes) -> GenericNack:
-        """Build from a framed packet (see :func:`rtpstack.rtcp.common.split_packet`)."""
-        _check_fmt("Generic NACK", header, FMT_NACK)
+    def from_body(cls, count: int, body: bytes, padding: bytes) -> GenericNack:
+        """Build from the header count field, body and padding (see ``split_packet``)."""
+        _check_fmt("Generic NACK", count, FMT_NACK)
         sender, media = feedback_ssrcs("RTPFB", body)
         fci = body[8:]
         if not fci or len(fci) % 4:
@@ -250,13 +250,13 @@ class Pli:
     @classmethod
     def parse(cls, data: bytes) -> Pli:
         """Parse exactly one PLI packet."""
-        header, body, padding = check_single(data, PT_PSFB)
-        return cls.from_body(header, body, padding)
+        count, body, padding = check_single(data, PT_PSFB)
+        return cls.from_body(count, body, padding)
 
     @classmethod
-    def from_body(cls, header: RtcpHeader, body: bytes, padding: bytes) -> Pli:
-        """Build from a framed packet (see :func:`rtpstack.rtcp.common.split_packet`)."""
-        _check_fmt("PLI", header, FMT_PLI)
+    def from_body(cls, count: int, body: bytes, padding: bytes) -> Pli:
+        """Build from the header count field, body and padding (see ``split_packet``)."""
+        _check_fmt("PLI", count, FMT_PLI)
         sender, media = feedback_ssrcs("PSFB", body)
         if len(body) != 8:
             raise RtcpParseError(f"PLI must not carry FCI, got {len(body) - 8} octets")
@@ -295,13 +295,13 @@ class Fir:
     @classmethod
     def parse(cls, data: bytes) -> Fir:
         """Parse exactly one FIR packet."""
-        header, body, padding = check_single(data, PT_PSFB)
-        return cls.from_body(header, body, padding)
+        count, body, padding = check_single(data, PT_PSFB)
+        return cls.from_body(count, body, padding)
 
     @classmethod
-    def from_body(cls, header: RtcpHeader, body: bytes, padding: bytes) -> Fir:
-        """Build from a framed packet (see :func:`rtpstack.rtcp.common.split_packet`)."""
-        _check_fmt("FIR", header, FMT_FIR)
+    def from_body(cls, count: int, body: bytes, padding: bytes) -> Fir:
+        """Build from the header count field, body and padding (see ``split_packet``)."""
+        _check_fmt("FIR", count, FMT_FIR)
         sender, media = feedback_ssrcs("PSFB", body)
         fci = body[8:]
         if not fci or len(fci) % 8:
@@ -358,13 +358,13 @@ class Remb:
     @classmethod
     def parse(cls, data: bytes) -> Remb:
         """Parse exactly one REMB packet."""
-        header, body, padding = check_single(data, PT_PSFB)
-        return cls.from_body(header, body, padding)
+        count, body, padding = check_single(data, PT_PSFB)
+        return cls.from_body(count, body, padding)
 
     @classmethod
-    def from_body(cls, header: RtcpHeader, body: bytes, padding: bytes) -> Remb:
-        """Build from a framed packet (see :func:`rtpstack.rtcp.common.split_packet`)."""
-        _check_fmt("REMB", header, FMT_REMB)
+    def from_body(cls, count: int, body: bytes, padding: bytes) -> Remb:
+        """Build from the header count field, body and padding (see ``split_packet``)."""
+        _check_fmt("REMB", count, FMT_REMB)
         sender, media = feedback_ssrcs("PSFB", body)
         fci = body[8:]
         if len(fci) < _REMB_HEAD.size:
@@ -392,6 +392,6 @@ class Remb:
         return build_packet(FMT_REMB, PT_PSFB, body, self.padding)
 
 
-def _check_fmt(kind: str, header: RtcpHeader, fmt: int) -> None:
-    if header.count != fmt:
-        raise RtcpParseError(f"{kind} needs FMT {fmt}, got {header.count}")
+def _check_fmt(kind: str, count: int, fmt: int) -> None:
+    if count != fmt:
+        raise RtcpParseError(f"{kind} needs FMT {fmt}, got {count}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from rtpstack.errors import RtcpParseError
-from rtpstack.rtcp.common import PT_RR, PT_SR, RtcpHeader, build_packet, check_single
+from rtpstack.rtcp.common import PT_RR, PT_SR, build_packet, check_single
 
 __all__ = [
     "REPORT_BLOCK_SIZE",
@@ -103,18 +103,18 @@ class SenderReport:
     @classmethod
     def parse(cls, data: bytes) -> SenderReport:
         """Parse exactly one SR packet."""
-        header, body, padding = check_single(data, PT_SR)
-        return cls.from_body(header, body, padding)
+        count, body, padding = check_single(data, PT_SR)
+        return cls.from_body(count, body, padding)
 
     @classmethod
-    def from_body(cls, header: RtcpHeader, body: bytes, padding: bytes) -> SenderReport:
-        """Build from a framed packet (see :func:`rtpstack.rtcp.common.split_packet`)."""
+    def from_body(cls, count: int, body: bytes, padding: bytes) -> SenderReport:
+        """Build from the header count field, body and padding (see ``split_packet``)."""
         if len(body) < _SENDER_INFO.size:
             raise RtcpParseError(
                 f"SR too short: {len(body)} octets after the header, sender info needs 24"
             )
         ssrc, ntp, rtp_ts, packets, octets = _SENDER_INFO.unpack_from(body)
-        reports, ext = _parse_blocks("SR", header.count, body, _SENDER_INFO.size)
+        reports, ext = _parse_blocks("SR", count, body, _SENDER_INFO.size)
         return cls(ssrc, ntp, rtp_ts, packets, octets, reports, ext, padding)
 
     def __bytes__(self) -> bytes:
@@ -149,16 +149,16 @@ class ReceiverReport:
     @classmethod
     def parse(cls, data: bytes) -> ReceiverReport:
         """Parse exactly one RR packet."""
-        header, body, padding = check_single(data, PT_RR)
-        return cls.from_body(header, body, padding)
+        count, body, padding = check_single(data, PT_RR)
+        return cls.from_body(count, body, padding)
 
     @classmethod
-    def from_body(cls, header: RtcpHeader, body: bytes, padding: bytes) -> ReceiverReport:
-        """Build from a framed packet (see :func:`rtpstack.rtcp.common.split_packet`)."""
+    def from_body(cls, count: int, body: bytes, padding: bytes) -> ReceiverReport:
+        """Build from the header count field, body and padding (see ``split_packet``)."""
         if len(body) < 4:
             raise RtcpParseError(f"RR too short: {len(body)} octets after the header, SSRC needs 4")
         (ssrc,) = _SSRC.unpack_from(body)
-        reports, ext = _parse_blocks("RR", header.count, body, 4)
+        reports, ext = _parse_blocks("RR", count, body, 4)
         return cls(ssrc, reports, ext, padding)
 
     def __bytes__(self) -> bytes:

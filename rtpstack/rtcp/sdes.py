@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from rtpstack.errors import RtcpParseError
-from rtpstack.rtcp.common import PT_SDES, RtcpHeader, build_packet, check_single
+from rtpstack.rtcp.common import PT_SDES, build_packet, check_single
 
 __all__ = [
     "SDES_CNAME",
@@ -177,15 +177,15 @@ class SourceDescription:
     @classmethod
     def parse(cls, data: bytes) -> SourceDescription:
         """Parse exactly one SDES packet."""
-        header, body, padding = check_single(data, PT_SDES)
-        return cls.from_body(header, body, padding)
+        count, body, padding = check_single(data, PT_SDES)
+        return cls.from_body(count, body, padding)
 
     @classmethod
-    def from_body(cls, header: RtcpHeader, body: bytes, padding: bytes) -> SourceDescription:
-        """Build from a framed packet (see :func:`rtpstack.rtcp.common.split_packet`)."""
+    def from_body(cls, count: int, body: bytes, padding: bytes) -> SourceDescription:
+        """Build from the header count field, body and padding (see ``split_packet``)."""
         chunks: list[SdesChunk] = []
         pos = 0
-        for index in range(header.count):
+        for index in range(count):
             chunk, pos = _parse_chunk(body, pos, index)
             chunks.append(chunk)
         if pos != len(body):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from rtpstack.errors import RtcpParseError
-from rtpstack.rtcp.common import PT_RTPFB, RtcpHeader, build_packet, check_single
+from rtpstack.rtcp.common import PT_RTPFB, build_packet, check_single
 from rtpstack.rtcp.feedback import FMT_TWCC, feedback_ssrcs
 from rtpstack.seqnum import seq_add
 
@@ -220,14 +220,14 @@ class TransportCcFeedback:
     @classmethod
     def parse(cls, data: bytes) -> TransportCcFeedback:
         """Parse exactly one transport-cc feedback packet."""
-        header, body, padding = check_single(data, PT_RTPFB)
-        return cls.from_body(header, body, padding)
+        count, body, padding = check_single(data, PT_RTPFB)
+        return cls.from_body(count, body, padding)
 
     @classmethod
-    def from_body(cls, header: RtcpHeader, body: bytes, padding: bytes) -> TransportCcFeedback:
-        """Build from a framed packet (see :func:`rtpstack.rtcp.common.split_packet`)."""
-        if header.count != FMT_TWCC:
-            raise RtcpParseError(f"TWCC needs FMT 15, got {header.count}")
+    def from_body(cls, count: int, body: bytes, padding: bytes) -> TransportCcFeedback:
+        """Build from the header count field, body and padding (see ``split_packet``)."""
+        if count != FMT_TWCC:
+            raise RtcpParseError(f"TWCC needs FMT 15, got {count}")
         sender, media = feedback_ssrcs("RTPFB", body)
         if len(body) < 16:
             raise RtcpParseError(

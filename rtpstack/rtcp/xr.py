@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar, Final
 
 from rtpstack.errors import RtcpParseError
-from rtpstack.rtcp.common import PT_XR, RtcpHeader, build_packet, check_single
+from rtpstack.rtcp.common import PT_XR, build_packet, check_single
 
 __all__ = [
     "XR_DLRR",
@@ -368,12 +368,12 @@ class ExtendedReport:
     @classmethod
     def parse(cls, data: bytes) -> ExtendedReport:
         """Parse exactly one XR packet."""
-        header, body, padding = check_single(data, PT_XR)
-        return cls.from_body(header, body, padding)
+        count, body, padding = check_single(data, PT_XR)
+        return cls.from_body(count, body, padding)
 
     @classmethod
-    def from_body(cls, header: RtcpHeader, body: bytes, padding: bytes) -> ExtendedReport:
-        """Build from a framed packet (see :func:`rtpstack.rtcp.common.split_packet`)."""
+    def from_body(cls, count: int, body: bytes, padding: bytes) -> ExtendedReport:
+        """Build from the header count field, body and padding (see ``split_packet``)."""
         if len(body) < 4:
             raise RtcpParseError(f"XR too short: {len(body)} octets after the header, SSRC needs 4")
         (ssrc,) = _U32.unpack_from(body)
@@ -382,7 +382,7 @@ class ExtendedReport:
         while pos < len(body):
             block, pos = parse_xr_block(body, pos)
             blocks.append(block)
-        return cls(ssrc, tuple(blocks), header.count, padding)
+        return cls(ssrc, tuple(blocks), count, padding)
 
     def __bytes__(self) -> bytes:
         body = _U32.pack(self.ssrc) + b"".join(bytes(b) for b in self.blocks)
