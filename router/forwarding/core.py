@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +67,7 @@ class ActiveSpeakerChanged:
     participant_id: str
     ssrc: int
     level: float
+    group: str = ""
 
 
 CoreEvent = AddressBound | ActiveSpeakerChanged
@@ -91,7 +92,8 @@ class ForwardingCore:
         last_n: int | None = None,
         wall_offset: float = 0.0,
         cname: bytes = b"rtp-router",
-        speaker: ActiveSpeakerDetector | None = None,
+        speaker_interval: float = 0.2,
+        speaker_factory: Callable[[], ActiveSpeakerDetector] = ActiveSpeakerDetector,
     ) -> None:
         self._rng = rng if rng is not None else random.SystemRandom()
         self.rtcp_interval = rtcp_interval
@@ -101,7 +103,11 @@ class ForwardingCore:
         self.last_n = last_n
         self.wall_offset = wall_offset
         self.cname = cname
-        self.speaker = speaker if speaker is not None else ActiveSpeakerDetector()
+        self.speaker_interval = speaker_interval
+        self._speaker_factory = speaker_factory
+        #: One active-speaker detector per group (session).
+        self.speakers: dict[str, ActiveSpeakerDetector] = {}
+        self._next_speaker = 0.0
         self.drops = DropCounters()
         self.participants: dict[str, Participant] = {}
         self._by_addr: dict[Addr, Participant] = {}
@@ -136,9 +142,16 @@ class ForwardingCore:
                 return ssrc
 
     def add_participant(
-        self, pid: str, keys: HopKeys | None = None, rtcp_ssrc: int | None = None
+        self,
+        pid: str,
+        keys: HopKeys | None = None,
+        rtcp_ssrc: int | None = None,
+        group: str = "",
     ) -> Participant:
-        """Create a participant with its hop keys (fresh ones unless given)."""
+        """Create a participant with its hop keys (fresh ones unless given).
+
+        ``group`` is its session: the active speaker is chosen among a group's streams.
+        """
         if pid in self.participants:
             raise ForwardingConfigError(f"participant {pid!r} already exists")
         if rtcp_ssrc is None:
@@ -147,7 +160,7 @@ class ForwardingCore:
             raise ForwardingConfigError(f"SSRC {rtcp_ssrc} is already in use")
         else:
             self._used_ssrcs.add(rtcp_ssrc)
-        part = Participant(pid, keys or HopKeys.generate(), rtcp_ssrc, self.new_ssrc())
+        part = Participant(pid, keys or HopKeys.generate(), rtcp_ssrc, self.new_ssrc(), group)
         self.participants[pid] = part
         self._owner[rtcp_ssrc] = part
         self._speaker_order.append(pid)
@@ -167,6 +180,8 @@ class ForwardingCore:
             del self._by_addr[part.addr]
         del self.participants[pid]
         self._speaker_order.remove(pid)
+        if not any(p.group == part.group for p in self.participants.values()):
+            self.speakers.pop(part.group, None)
 
     def add_stream(
         self,
@@ -185,7 +200,11 @@ class ForwardingCore:
         self._owner[ssrc] = part
         self._used_ssrcs.add(ssrc)
         if audio_level_id is not None:
-            self.speaker.track(ssrc)
+            detector = self.speakers.get(part.group)
+            if detector is None:
+                detector = self.speakers[part.group] = self._speaker_factory()
+            detector.track(ssrc)
+            stream.speaker = detector
         return stream
 
     def remove_stream(self, pid: str, ssrc: int) -> None:
@@ -198,7 +217,8 @@ class ForwardingCore:
             self.remove_subscription(sub.subscriber.pid, sub.out_ssrc)
         self._owner.pop(ssrc, None)
         self._used_ssrcs.discard(ssrc)
-        self.speaker.remove(ssrc)
+        if stream.speaker is not None:
+            stream.speaker.remove(ssrc)
 
     def add_subscription(self, subscriber: str, ssrc: int, out_ssrc: int | None = None) -> int:
         """Forward stream ``ssrc`` to ``subscriber``; returns the SSRC the subscriber sees."""
@@ -449,16 +469,15 @@ class ForwardingCore:
             return
         want = stream.audio_level_id
         for eid, off, ln in elements:
-            if eid == want and ln >= 1:
-                self.speaker.add(stream.ssrc, plain[off])
+            if eid == want and ln >= 1 and stream.speaker is not None:
+                stream.speaker.add(stream.ssrc, plain[off])
                 return
 
     # ------------------------------------------------------------------ timers
 
     def next_deadline(self) -> float:
         """When :meth:`handle_timer` wants to run next."""
-        tick = self.speaker.next_tick
-        return self._next_rtcp if tick is None else min(self._next_rtcp, tick)
+        return min(self._next_rtcp, self._next_speaker)
 
     def handle_timer(self, now: float) -> list[Datagram]:
         """Run what is due at ``now`` (RTCP reports, speaker detection); return datagrams."""
@@ -466,17 +485,23 @@ class ForwardingCore:
         if now >= self._next_rtcp:
             self._next_rtcp = now + self.rtcp_interval
             self.rtcp.send_reports(now, out)
-        tick = self.speaker.next_tick
-        due = tick is None or now >= tick
-        if due and self.speaker.tick(now) and self.speaker.current is not None:
-            ssrc = self.speaker.current
-            owner = self._owner.get(ssrc)
-            if owner is not None:
+        if now >= self._next_speaker:
+            self._next_speaker = now + self.speaker_interval
+            changed = False
+            for group, detector in self.speakers.items():
+                if not detector.tick(now) or detector.current is None:
+                    continue
+                ssrc = detector.current
+                owner = self._owner.get(ssrc)
+                if owner is None:
+                    continue
                 self._speaker_order.remove(owner.pid)
                 self._speaker_order.insert(0, owner.pid)
                 self._events.append(
-                    ActiveSpeakerChanged(owner.pid, ssrc, self.speaker.loudness(ssrc))
+                    ActiveSpeakerChanged(owner.pid, ssrc, detector.loudness(ssrc), group)
                 )
+                changed = True
+            if changed:
                 self._apply_last_n(now, out)
         return out
 
@@ -496,6 +521,11 @@ class ForwardingCore:
                     if now is not None:
                         self.rtcp.request_keyframe(sub.stream, now, False, out)
                 sub.active = active
+
+    @property
+    def has_events(self) -> bool:
+        """True when :meth:`pop_events` would return something."""
+        return bool(self._events)
 
     def pop_events(self) -> list[CoreEvent]:
         """Events since the last call (address bindings, speaker changes)."""

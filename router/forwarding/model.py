@@ -12,6 +12,7 @@ from typing import Literal
 
 from router.forwarding.cache import RetransmissionCache
 from router.forwarding.hop import HopCrypto, HopKeys
+from router.forwarding.speaker import ActiveSpeakerDetector
 from router.forwarding.stats import ReceiveStats
 
 __all__ = ["Addr", "Kind", "Participant", "RecordTap", "Stream", "Subscription"]
@@ -30,6 +31,7 @@ class Participant:
     __slots__ = (
         "addr",
         "crypto",
+        "group",
         "keys",
         "last_seen",
         "pid",
@@ -39,8 +41,12 @@ class Participant:
         "subs",
     )
 
-    def __init__(self, pid: str, keys: HopKeys, rtcp_ssrc: int, router_ssrc: int) -> None:
+    def __init__(
+        self, pid: str, keys: HopKeys, rtcp_ssrc: int, router_ssrc: int, group: str = ""
+    ) -> None:
         self.pid = pid
+        #: The session (speaker detection and last-N work within a group).
+        self.group = group
         self.keys = keys
         self.crypto = HopCrypto(keys)
         #: SSRC the client sends its RTCP with (announced at join).
@@ -68,6 +74,7 @@ class Stream:
         "nack_requested",
         "owner",
         "record",
+        "speaker",
         "sr_arrival",
         "sr_ntp",
         "sr_rtp",
@@ -94,6 +101,8 @@ class Stream:
         self.cache = RetransmissionCache(cache_age)
         self.subs: list[Subscription] = []
         self.record: RecordTap | None = None
+        #: The group's speaker detector when the stream declared the audio-level extension.
+        self.speaker: ActiveSpeakerDetector | None = None
         self.last_keyframe_request: float | None = None
         self.fir_seq = 0
         #: Sequence numbers already NACKed upstream, with when (avoid asking twice at once).

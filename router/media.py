@@ -1,0 +1,344 @@
+"""The real media plane: the control plane's :class:`~router.mediaplane.MediaPlane` over UDP.
+
+:class:`RouterMediaPlane` ties together one :class:`~router.forwarding.ForwardingCore` (every
+session's participants behind the same socket(s); sessions are the core's groups), the asyncio
+:class:`~router.transport.UdpMediaTransport`, and :class:`~router.recorder.Recorder` for
+archives. The control plane's ids (session, participant, stream, subscription) are mapped to
+the core's participants, SSRCs and subscription SSRCs here; nothing below knows about them.
+
+``create_media_plane(config)`` is what :func:`router.app.default_media_plane` looks for.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from router.config import RouterConfig
+from router.errors import Conflict, InternalError, NotFound
+from router.forwarding.core import (
+    ActiveSpeakerChanged,
+    CoreEvent,
+    ForwardingConfigError,
+    ForwardingCore,
+)
+from router.forwarding.hop import HopKeys
+from router.forwarding.model import Kind, RecordTap
+from router.mediaplane import (
+    AEAD_AES_128_GCM,
+    ActiveSpeakerEvent,
+    EventCallback,
+    MediaStats,
+    SrtpKeying,
+    TransportInfo,
+)
+from router.recorder import RecordedStream, Recorder, RecorderError
+from router.sessions import Publication
+from router.transport.udp import UdpMediaTransport
+
+__all__ = ["AUDIO_LEVEL_URI", "RouterMediaPlane", "create_media_plane"]
+
+log = logging.getLogger(__name__)
+
+#: RFC 6464 client-to-mixer audio level header extension.
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
+
+@dataclass(slots=True)
+class _Session:
+    e2ee: bool
+    participants: dict[str, str] = field(default_factory=dict)  # participant id -> core pid
+    streams: dict[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
+    subscriptions: dict[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
+    recordings: dict[str, tuple[Recorder, tuple[int, ...]]] = field(default_factory=dict)
+
+
+class RouterMediaPlane:
+    """Payload-blind SRTP forwarding for routed sessions, on one UDP port or a port range."""
+
+    def __init__(
+        self,
+        config: RouterConfig | None = None,
+        *,
+        last_n: int | None = None,
+        core: ForwardingCore | None = None,
+    ) -> None:
+        self.config = config if config is not None else RouterConfig()
+        self.core = core if core is not None else ForwardingCore(last_n=last_n)
+        self.transport = UdpMediaTransport(self.core, on_events=self._on_events)
+        self._sessions: dict[str, _Session] = {}
+        self._callback: EventCallback | None = None
+        self._next_port = 0
+        #: core pid -> (session id, participant id); SSRC -> stream id.
+        self._who: dict[str, tuple[str, str]] = {}
+        self._stream_of_ssrc: dict[int, str] = {}
+        self._taps: dict[int, list[RecordTap]] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Bind the media port(s) from ``config.media_ports``."""
+        ports = self.config.media_ports
+        bound = await self.transport.start(
+            self.config.advertised_media_host, ports.first, ports.last
+        )
+        log.info("media plane listening on %s ports %s", self.config.advertised_media_host,
+                 bound)
+
+    async def close(self) -> None:
+        """Close every recording and socket."""
+        for session in self._sessions.values():
+            for recorder, _ in session.recordings.values():
+                recorder.close()
+        self.transport.close()
+
+    @property
+    def ports(self) -> list[int]:
+        """The bound UDP ports (after :meth:`start`)."""
+        return list(self.transport.ports)
+
+    def set_event_callback(self, callback: EventCallback) -> None:
+        """Where active-speaker changes are reported."""
+        self._callback = callback
+
+    # ------------------------------------------------------------------ sessions
+
+    async def add_session(self, session_id: str, *, e2ee: bool) -> None:
+        """A routed session was created."""
+        self._sessions[session_id] = _Session(e2ee)
+
+    async def remove_session(self, session_id: str) -> None:
+        """A routed session ended; whatever is left of it goes too."""
+        session = self._sessions.pop(session_id, None)
+        if session is None:
+            return
+        for recorder, ssrcs in session.recordings.values():
+            self._untap(recorder, ssrcs)
+            recorder.close()
+        for cpid in session.participants.values():
+            if cpid in self.core.participants:
+                self.core.remove_participant(cpid)
+            self._who.pop(cpid, None)
+
+    def _session(self, session_id: str) -> _Session:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise NotFound(f"no routed session {session_id!r} in the media plane")
+        return session
+
+    def _cpid(self, session: _Session, participant_id: str) -> str:
+        cpid = session.participants.get(participant_id)
+        if cpid is None:
+            raise NotFound(f"no participant {participant_id!r} in the media plane")
+        return cpid
+
+    async def add_participant(self, session_id: str, participant_id: str) -> TransportInfo:
+        """Fresh hop keys, a router-chosen RTCP SSRC, and where to send."""
+        session = self._session(session_id)
+        if participant_id in session.participants:
+            raise Conflict(f"participant {participant_id!r} already has a transport")
+        client = SrtpKeying.generate(AEAD_AES_128_GCM)
+        router = SrtpKeying.generate(AEAD_AES_128_GCM)
+        cpid = f"{session_id}\x00{participant_id}"
+        part = self.core.add_participant(
+            cpid, HopKeys(client.key + client.salt, router.key + router.salt), group=session_id
+        )
+        session.participants[participant_id] = cpid
+        self._who[cpid] = (session_id, participant_id)
+        ports = self.transport.ports or [self.config.media_ports.first]
+        port = ports[self._next_port % len(ports)]
+        self._next_port += 1
+        return TransportInfo(
+            self.config.advertised_media_host, port, client, router, rtcp_ssrc=part.rtcp_ssrc
+        )
+
+    async def remove_participant(self, session_id: str, participant_id: str) -> None:
+        """Forget the participant's transport, keys and anything still attached to it."""
+        session = self._session(session_id)
+        cpid = session.participants.pop(participant_id, None)
+        if cpid is None:
+            return
+        for sid_, (owner, _) in list(session.subscriptions.items()):
+            if owner == cpid:
+                del session.subscriptions[sid_]
+        for stream_id, (owner, ssrcs) in list(session.streams.items()):
+            if owner == cpid:
+                del session.streams[stream_id]
+                for ssrc in ssrcs:
+                    self._stream_of_ssrc.pop(ssrc, None)
+        self.core.remove_participant(cpid)
+        self._who.pop(cpid, None)
+
+    async def add_publication(self, session_id: str, publication: Publication) -> None:
+        """The participant's transport now owns the publication's media and RTX SSRCs."""
+        session = self._session(session_id)
+        cpid = self._cpid(session, publication.participant_id)
+        level_id = next(
+            (i for i, uri in publication.header_extensions if uri == AUDIO_LEVEL_URI), None
+        )
+        kind: Kind = "audio" if str(publication.kind) == "audio" else "video"
+        added: list[int] = []
+        try:
+            for ssrc in publication.ssrcs:
+                self.core.add_stream(cpid, ssrc, kind, publication.codec.clock_rate,
+                                     level_id if kind == "audio" else None)
+                added.append(ssrc)
+            for ssrc in publication.rtx_ssrcs:
+                self.core.add_stream(cpid, ssrc, kind, publication.codec.clock_rate)
+                added.append(ssrc)
+        except ForwardingConfigError as exc:
+            for ssrc in added:
+                self.core.remove_stream(cpid, ssrc)
+            raise Conflict(str(exc), code="ssrc_in_use") from None
+        session.streams[publication.stream_id] = (cpid, tuple(added))
+        for ssrc in added:
+            self._stream_of_ssrc[ssrc] = publication.stream_id
+
+    async def remove_publication(self, session_id: str, stream_id: str) -> None:
+        """The stream ended."""
+        session = self._session(session_id)
+        entry = session.streams.pop(stream_id, None)
+        if entry is None:
+            return
+        cpid, ssrcs = entry
+        for ssrc in ssrcs:
+            if cpid in self.core.participants and ssrc in self.core.participants[cpid].streams:
+                self.core.remove_stream(cpid, ssrc)
+            self._stream_of_ssrc.pop(ssrc, None)
+
+    async def add_subscription(
+        self, session_id: str, subscription_id: str, subscriber_id: str,
+        publication: Publication,
+    ) -> Mapping[int, int]:
+        """Forward each of the publication's SSRCs under a fresh router-chosen SSRC."""
+        session = self._session(session_id)
+        cpid = self._cpid(session, subscriber_id)
+        mapping: dict[int, int] = {}
+        try:
+            for ssrc in publication.all_ssrcs:
+                mapping[ssrc] = self.core.add_subscription(cpid, ssrc)
+        except ForwardingConfigError as exc:
+            for out_ssrc in mapping.values():
+                self.core.remove_subscription(cpid, out_ssrc)
+            raise NotFound(str(exc)) from None
+        session.subscriptions[subscription_id] = (cpid, tuple(mapping.values()))
+        return mapping
+
+    async def remove_subscription(self, session_id: str, subscription_id: str) -> None:
+        """Stop forwarding for this subscription."""
+        session = self._session(session_id)
+        entry = session.subscriptions.pop(subscription_id, None)
+        if entry is None:
+            return
+        cpid, out_ssrcs = entry
+        part = self.core.participants.get(cpid)
+        for out_ssrc in out_ssrcs:
+            if part is not None and out_ssrc in part.subs:
+                self.core.remove_subscription(cpid, out_ssrc)
+
+    # ------------------------------------------------------------------ recording
+
+    async def start_recording(
+        self, session_id: str, recording_id: str, publications: Sequence[Publication],
+        path: Path,
+    ) -> None:
+        """Record the accepted RTP of the publications' media SSRCs to ``path`` (+ ``.sdp``)."""
+        session = self._session(session_id)
+        if session.e2ee:
+            raise Conflict("recording is refused in a session with end-to-end encryption: "
+                           "the router only carries ciphertext", code="e2ee_session")
+        if recording_id in session.recordings:
+            raise Conflict(f"recording {recording_id!r} already runs")
+        streams = [
+            RecordedStream(
+                ssrc, str(p.kind), p.codec.payload_type, p.codec.name, p.codec.clock_rate,
+                p.codec.channels, p.codec.fmtp, tuple(p.header_extensions),
+            )
+            for p in publications
+            for ssrc in p.ssrcs
+        ]
+        for s in streams:
+            if self._stream_of_ssrc.get(s.ssrc) is None:
+                raise NotFound(f"stream with SSRC {s.ssrc} is not published")
+        try:
+            recorder = Recorder(path, streams, wall_offset=self.core.wall_offset,
+                                drops=self.core.drops)
+        except RecorderError as exc:
+            raise InternalError(str(exc), code="archive_failed") from None
+        ssrcs = tuple(s.ssrc for s in streams)
+        for ssrc in ssrcs:
+            self._taps.setdefault(ssrc, []).append(recorder.tap_for(ssrc))
+            self._install_tap(ssrc)
+        session.recordings[recording_id] = (recorder, ssrcs)
+
+    async def stop_recording(self, session_id: str, recording_id: str) -> None:
+        """Detach the recording and close its file."""
+        session = self._session(session_id)
+        entry = session.recordings.pop(recording_id, None)
+        if entry is None:
+            return
+        recorder, ssrcs = entry
+        self._untap(recorder, ssrcs)
+        recorder.close()
+
+    def _untap(self, recorder: Recorder, ssrcs: tuple[int, ...]) -> None:
+        for ssrc in ssrcs:
+            taps = [t for t in self._taps.get(ssrc, [])
+                    if getattr(t, "recorder", None) is not recorder]
+            if taps:
+                self._taps[ssrc] = taps
+            else:
+                self._taps.pop(ssrc, None)
+            self._install_tap(ssrc)
+
+    def _install_tap(self, ssrc: int) -> None:
+        owner = self.core.stream_owner(ssrc)
+        if owner is None or ssrc not in self.core.participants[owner].streams:
+            return
+        taps = self._taps.get(ssrc, [])
+        if not taps:
+            self.core.set_record_tap(ssrc, None)
+        elif len(taps) == 1:
+            self.core.set_record_tap(ssrc, taps[0])
+        else:
+            both = tuple(taps)
+
+            def fan(packet: bytes, now: float) -> None:
+                for tap in both:
+                    tap(packet, now)
+
+            self.core.set_record_tap(ssrc, fan)
+
+    # ------------------------------------------------------------------ events and stats
+
+    def _on_events(self, events: list[CoreEvent]) -> None:
+        if self._callback is None:
+            return
+        for ev in events:
+            if not isinstance(ev, ActiveSpeakerChanged):
+                continue
+            who = self._who.get(ev.participant_id)
+            if who is None:
+                continue
+            stream_id = self._stream_of_ssrc.get(ev.ssrc, "")
+            self._callback(ActiveSpeakerEvent(who[0], who[1], stream_id, ev.level))
+
+    def stats(self) -> MediaStats:
+        """Totals and drops by reason (cheap: a few integers and one dict)."""
+        core = self.core
+        drops = core.drops.snapshot()
+        return MediaStats(
+            packets_in=core.packets_in + core.rtcp_in,
+            packets_out=core.packets_out + core.rtcp_out,
+            bytes_in=core.bytes_in,
+            bytes_out=core.bytes_out,
+            srtp_failures=drops["srtp_auth_failed"] + drops["srtp_replay"] + drops["srtp_other"],
+            drops=drops,
+        )
+
+
+def create_media_plane(config: RouterConfig) -> RouterMediaPlane:
+    """The media plane ``rtp-router`` runs with (see :func:`router.app.default_media_plane`)."""
+    return RouterMediaPlane(config)
