@@ -19,11 +19,12 @@ def test_no_router_source_names_sframe_or_e2ee() -> None:
     for path in sorted((PROJECT_ROOT / "router").rglob("*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):
-            names: list[str] = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
             for name in names:
                 if name.startswith(FORBIDDEN):
                     offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} {name}")
