@@ -21,6 +21,7 @@ from rtpstack.e2ee import (
     derive_master_key,
     make_kid,
     normalize_secret,
+    random_sender_index,
     split_kid,
 )
 from rtpstack.errors import SFrameError
@@ -269,3 +270,22 @@ def test_allocator_never_repeats() -> None:
     alloc = KidAllocator()
     seen = [alloc.allocate() for _ in range(1000)]
     assert len(set(seen)) == 1000 and min(seen) == 1
+
+
+def test_random_sender_index_range() -> None:
+    got = {random_sender_index() for _ in range(100)}
+    assert all(1 << 32 <= g < 1 << 33 for g in got) and len(got) > 90
+
+
+def test_worked_example_of_docs_e2ee_md() -> None:
+    """The worked example in docs/e2ee.md, for checking a browser implementation against."""
+    master = derive_master_key("correct horse battery staple", "demo-session")
+    assert master.hex() == "dc15be16bf10083360c0dabddf189cb517d5ac003939a9340a545c4efdedce36"
+    base = base_key_for_kid(master, 0x213)
+    assert base.hex() == "e1996023d2d6dfab33c3c3099fe9a738a43906772860af50309abf922fc95b79"
+    key, salt = derive_key_salt(4, 0x213, base)
+    assert (key.hex(), salt.hex()) == (
+        "fa1314f902013d21932e71f595925d46", "7193a486801f6a771b92fd17"
+    )
+    enc = FrameEncryptor("correct horse battery staple", "demo-session", 1)
+    assert enc.encrypt(b"hello").hex() == "9001008be74378dda2fdc747d1b7f904f1d370651ab8f38e"

@@ -22,6 +22,7 @@ from rtpstack.e2ee.keys import (
     derive_master_key,
     make_kid,
     normalize_secret,
+    random_sender_index,
     split_kid,
 )
 
@@ -40,5 +41,6 @@ __all__ = [
     "derive_master_key",
     "make_kid",
     "normalize_secret",
+    "random_sender_index",
     "split_kid",
 ]

@@ -16,6 +16,7 @@ AES-GCM and AES-CTR are used. ``docs/e2ee.md`` is the normative description; in 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,6 +39,7 @@ __all__ = [
     "derive_master_key",
     "make_kid",
     "normalize_secret",
+    "random_sender_index",
     "split_kid",
 ]
 
@@ -145,3 +147,12 @@ class KidAllocator:
             raise ValueError("sender indexes exhausted for this session")
         self._next += 1
         return index
+
+
+def random_sender_index() -> int:
+    """A random sender index in [2**32, 2**33), for clients that get none from the session.
+
+    Disjoint from :class:`KidAllocator`'s small numbers; two random ones collide with
+    probability 2**-32 per pair, so prefer an allocated index whenever one is available.
+    """
+    return (1 << 32) | secrets.randbits(32)
