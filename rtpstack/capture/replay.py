@@ -257,7 +257,7 @@ class Replayer:
             if due - now > 0.0005:
                 await asyncio.sleep(due - now)
                 now = loop.time()
-            elif item.due == 0.0 and i % 256 == 255:
+            elif item.due == 0.0 and i % 16 == 15:
                 await asyncio.sleep(0)  # as fast as possible, but let the loop breathe
             lateness = now - due
             if item.due and lateness > LATE_AFTER:

@@ -8,6 +8,8 @@ full, new datagrams are dropped and counted (``dropped``) rather than growing me
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -54,11 +56,15 @@ class UdpEndpoint:
         #: datagrams received in total
         self.received = 0
 
-    async def _open(self, host: str, port: int) -> None:
+    async def _open(self, host: str, port: int, rcvbuf: int) -> None:
         transport, _ = await self._loop.create_datagram_endpoint(
             lambda: _Protocol(self), local_addr=(host, port)
         )
         self._transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and rcvbuf:
+            with contextlib.suppress(OSError):  # the kernel caps it at net.core.rmem_max
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
 
     def _received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.received += 1
@@ -121,8 +127,12 @@ async def open_udp_endpoint(
     *,
     queue_size: int = 10_000,
     on_datagram: Callable[[Datagram], None] | None = None,
+    rcvbuf: int = 1 << 20,
 ) -> UdpEndpoint:
-    """Bind a UDP endpoint (port 0 picks a free one); use it with ``async with``."""
+    """Bind a UDP endpoint (port 0 picks a free one); use it with ``async with``.
+
+    ``rcvbuf`` asks the kernel for a receive buffer that absorbs bursts (default 1 MiB).
+    """
     endpoint = UdpEndpoint(queue_size, on_datagram)
-    await endpoint._open(host, port)
+    await endpoint._open(host, port, rcvbuf)
     return endpoint
