@@ -478,19 +478,40 @@ class SignalingHub:
         conn.close(code)
 
     async def end_session(self, session_id: str) -> Session:
-        """Delete a session: disconnect everyone in it, then forget it."""
-        session = self.registry.get(session_id)
+        """Delete a session: forget it (so nobody joins it any more), disconnect everyone in
+        it, then take its state out of the media plane."""
+        session = self.registry.delete_session(session_id)
+        mid_join: set[str] = set()  # their join removes them from the media plane itself
         for (sid, _), conn in list(self.connections.items()):
             if sid == session_id:
-                await self._kick(conn, "session_deleted", CLOSE_SESSION_ENDED)
-        self.registry.delete_session(session_id)
+                if not conn.joined:
+                    mid_join.add(conn.participant_id)
+                conn.send({"type": "disconnected", "reason": "session_deleted"})
+                conn.joined = False
+                del self.connections[(sid, conn.participant_id)]
+                conn.close(CLOSE_SESSION_ENDED)
         if session.media_mode is MediaMode.ROUTED:
             for archive in session.archives.values():
                 if archive.active:
                     archive.stopped_at = self.clock()
                     await self._media_quiet(self.media.stop_recording(session_id,
                                                                       archive.archive_id))
+            participants = [p for p in session.participants.values()
+                            if p.participant_id not in mid_join]
+            for p in participants:
+                for sub in p.subscriptions.values():
+                    await self._media_quiet(self.media.remove_subscription(session_id,
+                                                                           sub.subscription_id))
+            for p in participants:
+                for pub in p.publications.values():
+                    await self._media_quiet(self.media.remove_publication(session_id,
+                                                                          pub.stream_id))
+            for p in participants:
+                await self._media_quiet(self.media.remove_participant(session_id,
+                                                                      p.participant_id))
             await self._media_quiet(self.media.remove_session(session_id))
+        log_event(log, logging.INFO, "session ended", session=session_id,
+                  participants=len(session.participants))
         return session
 
     async def shutdown(self, timeout: float) -> None:

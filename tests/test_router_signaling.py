@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from collections.abc import AsyncIterator
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from router.auth import ApiCredentials, Role, make_api_token, mint_client_token
 from router.config import RouterConfig
-from router.mediaplane import ActiveSpeakerEvent, NullMediaPlane
+from router.mediaplane import ActiveSpeakerEvent, NullMediaPlane, TransportInfo
 from router.testing import RouterHarness, SignalingClient
 
 CREDS = ApiCredentials("key1", "secret1")
@@ -475,3 +476,40 @@ async def test_random_messages_never_break_the_socket(router: RouterHarness) -> 
             assert got["type"] in allowed, got
             assert got.get("error") not in ("internal_error", "media_plane_error"), got
     assert json.dumps(await socks[0].request({"type": "ping"})) == '{"type": "pong"}'
+
+
+class _SlowJoinMedia(NullMediaPlane):
+    """A media plane whose add_participant waits until the test lets it finish."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def add_participant(self, session_id: str, participant_id: str) -> TransportInfo:
+        self.entered.set()
+        await asyncio.wait_for(self.release.wait(), 5)
+        return await super().add_participant(session_id, participant_id)
+
+
+async def test_session_deleted_during_join() -> None:
+    media = _SlowJoinMedia()
+    async with RouterHarness(RouterConfig(port=0), media) as router:
+        await router.create_session(session_id="s1")
+        sock = await router.connect(await router.token("s1", participant_id="late"))
+        await sock.send({"type": "join", "id": "j"})
+        await asyncio.wait_for(media.entered.wait(), 5)
+        status, _ = await router.api("DELETE", "/v1/sessions/s1")
+        assert status == 204
+        media.release.set()
+        assert await sock.recv() == {"type": "disconnected", "reason": "session_deleted"}
+        assert await sock.closed() == 4004
+        for _ in range(100):  # the join finishes after the socket closed; bounded wait
+            if ("remove_participant", "s1", "late") in media.calls:
+                break
+            await asyncio.sleep(0.01)
+        names = [c[0] for c in media.calls if c[0].endswith("_participant")]
+        assert names == ["add_participant", "remove_participant"]
+        assert media.participants == {}
+        status, _ = await router.api("GET", "/v1/sessions/s1")
+        assert status == 404
