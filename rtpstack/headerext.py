@@ -1,8 +1,9 @@
 """RTP header extensions: the RFC 3550 block and the RFC 8285 one-byte and two-byte forms.
 
 :class:`HeaderExtension` keeps the block's exact data octets (so re-serialization is exact,
-including padding between elements and anything after an ID-15 stop) together with the
-elements parsed from them. Profiles other than 0xBEDE and 0x100X are kept as raw data.
+including padding between elements and anything after an ID-15 stop); its elements are read
+from those octets on access, so the two can never disagree. Profiles other than 0xBEDE and
+0x100X are kept as raw data.
 :class:`ExtensionMap` maps local ids to URIs (``a=extmap`` lines, RFC 8285 section 8).
 
 Parsing rules and error messages are those of :mod:`rtpstack.fastpath`.
@@ -44,14 +45,18 @@ class HeaderExtension:
     """An RTP header extension block (RFC 3550 5.3.1).
 
     ``data`` is the exact extension data (a multiple of 4 octets, without the 4-octet
-    profile/length header); ``elements`` are the RFC 8285 elements found in it, in order
-    (empty for other profiles). Build instances with :meth:`parse`, :meth:`from_data` or
-    :meth:`build`, which keep the two consistent.
+    profile/length header). :attr:`elements` are the RFC 8285 elements found in it, in order
+    (empty for other profiles). :meth:`parse`, :meth:`from_data` and :meth:`build` validate
+    the data; direct construction does not (``elements`` then raises on a bad block).
     """
 
     profile: int
     data: bytes
-    elements: tuple[ExtensionElement, ...] = ()
+
+    @property
+    def elements(self) -> tuple[ExtensionElement, ...]:
+        """The RFC 8285 elements as ``(id, value)`` pairs in packet order."""
+        return tuple(scan_values(self.data, self.profile, 0, len(self.data)))
 
     @classmethod
     def parse(cls, block: Buffer) -> HeaderExtension:
@@ -79,7 +84,8 @@ class HeaderExtension:
                 f"RTP header extension data is {len(data)} octets, not a multiple of 4"
             )
         data = bytes(data)
-        return cls(profile, data, tuple(scan_values(data, profile, 0, len(data))))
+        scan_values(data, profile, 0, len(data))  # validates the elements
+        return cls(profile, data)
 
     @classmethod
     def build(
@@ -113,7 +119,7 @@ class HeaderExtension:
             out += v
         out += bytes(-len(out) & 3)
         profile = (TWO_BYTE_PROFILE | appbits) if two_byte else ONE_BYTE_PROFILE
-        return cls(profile, bytes(out), tuple((i, bytes(v)) for i, v in items))
+        return cls(profile, bytes(out))
 
     @property
     def is_one_byte(self) -> bool:
@@ -134,6 +140,14 @@ class HeaderExtension:
 
     def __contains__(self, ext_id: object) -> bool:
         return any(i == ext_id for i, _ in self.elements)
+
+    def __len__(self) -> int:
+        """Number of RFC 8285 elements."""
+        return len(self.elements)
+
+    def __bool__(self) -> bool:
+        """An extension block is present even when it holds no elements."""
+        return True
 
     def ids(self) -> tuple[int, ...]:
         """Element ids in packet order."""

@@ -17,8 +17,8 @@ Validation (all :class:`~rtpstack.errors.RtpParseError`, messages asserted by th
     two-byte header extension element {id} has no length octet
     two-byte header extension element {id} runs past the end of the block
 
-The framing is read by :func:`rtpstack.fastpath.parse_header`, so the typed classes and the
-fast path agree by construction.
+The checks are the same as :func:`rtpstack.fastpath.parse_header`'s (inlined for speed); the
+property tests in ``tests/test_fastpath.py`` hold both to the same results and messages.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from rtpstack.fastpath import Buffer, parse_header, scan_values
+from rtpstack.errors import RtpParseError
+from rtpstack.fastpath import ONE_BYTE_PROFILE, Buffer, scan_values
 from rtpstack.headerext import ExtensionElement, HeaderExtension
 
 __all__ = ["RTP_HEADER_SIZE", "RtpPacket"]
@@ -36,6 +37,8 @@ RTP_HEADER_SIZE = 12
 
 _FIXED = struct.Struct("!BBHII")
 _EXT_HDR = struct.Struct("!HH")
+_unpack_fixed = _FIXED.unpack_from
+_unpack_ext = _EXT_HDR.unpack_from
 _CSRC_STRUCTS = tuple(struct.Struct(f"!{n}I") for n in range(16))
 
 
@@ -63,35 +66,89 @@ class RtpPacket:
 
     @classmethod
     def parse(cls, data: Buffer) -> RtpPacket:
-        """Parse one RTP packet; raises :class:`~rtpstack.errors.RtpParseError`."""
-        marker, pt, seq, ts, ssrc, profile, ext_start, pos, end = parse_header(data)
+        """Parse one RTP packet; raises :class:`~rtpstack.errors.RtpParseError`.
+
+        The checks are those of :func:`rtpstack.fastpath.parse_header`, inlined (this is
+        the typed parser's hot loop); the property tests hold the two to the same answers.
+        """
         if type(data) is not bytes:
             data = bytes(data)
-        b0 = data[0]
+        n = len(data)
+        if n < 12:
+            raise RtpParseError(f"RTP packet too short: {n} octets, the fixed header needs 12")
+        b0, b1, seq, ts, ssrc = _unpack_fixed(data)
+        if b0 & 0xC0 != 0x80:
+            raise RtpParseError(f"RTP version {b0 >> 6} is not 2")
         p: Any = _obj_new(_MutablePacket)
         p.version = 2
-        p.padding = b0 & 0x20 != 0
-        p.marker = marker
-        p.payload_type = pt
+        p.marker = b1 > 127
+        p.payload_type = b1 & 0x7F
         p.sequence_number = seq
         p.timestamp = ts
         p.ssrc = ssrc
         cc = b0 & 0x0F
-        p.csrcs = _CSRC_STRUCTS[cc].unpack_from(data, 12) if cc else ()
-        if profile >= 0:
+        if cc:
+            pos = 12 + (cc << 2)
+            if pos > n:
+                raise RtpParseError(f"RTP CSRC list (CC={cc}) runs past the end of the packet")
+            p.csrcs = _CSRC_STRUCTS[cc].unpack_from(data, 12)
+        else:
+            pos = 12
+            p.csrcs = ()
+        if b0 & 0x10:
+            if pos + 4 > n:
+                raise RtpParseError("RTP header extension header runs past the end of the packet")
+            profile, words = _unpack_ext(data, pos)
+            i = pos + 4
+            pos = i + (words << 2)
+            if pos > n:
+                raise RtpParseError(
+                    f"RTP header extension (length field {words}) runs past the end of the packet"
+                )
+            if profile == ONE_BYTE_PROFILE:  # validate the elements (read on access)
+                b = 0
+                while i < pos:
+                    b = data[i]
+                    if b:
+                        if b < 0x10 or b > 0xEF:  # ID 0 with a length, or ID 15: stop
+                            break
+                        i += 2 + (b & 0x0F)
+                    else:
+                        i += 1
+                if i > pos:
+                    raise RtpParseError(
+                        f"one-byte header extension element {b >> 4} runs past the end "
+                        "of the block"
+                    )
+            elif profile & 0xFFF0 == 0x1000:
+                scan_values(data, profile, i, pos)
             e: Any = _obj_new(_MutableExtension)
             e.profile = profile
-            e.data = data[ext_start:pos]
-            e.elements = tuple(scan_values(data, profile, ext_start, pos))
+            e.data = data[pos - (words << 2) : pos]
             e.__class__ = HeaderExtension
             p.extension = e
         else:
             p.extension = None
-        p.payload = data[pos:end]
-        n = len(data)
-        p.padding_size = n - end
-        p.padding_data = data[end : n - 1] if end < n else b""
-        p.__class__ = cls
+        if b0 & 0x20:
+            pad = data[-1]
+            if pad == 0:
+                raise RtpParseError("RTP padding count is 0")
+            if pad > n - pos:
+                raise RtpParseError(
+                    f"RTP padding count {pad} exceeds the {n - pos} octets after the header"
+                )
+            p.padding = True
+            p.payload = data[pos : n - pad]
+            p.padding_size = pad
+            p.padding_data = data[n - pad : -1]
+        else:
+            p.padding = False
+            p.payload = data[pos:]
+            p.padding_size = 0
+            p.padding_data = b""
+        p.__class__ = RtpPacket
+        if cls is not RtpPacket:  # a subclass may not share the slot layout: copy
+            return cls(*[getattr(p, name) for name in _FIELDS])
         return p  # type: ignore[no-any-return]
 
     @property
@@ -189,7 +246,7 @@ class _MutableExtension:
     __slots__ = HeaderExtension.__slots__
     profile: int
     data: bytes
-    elements: tuple[ExtensionElement, ...]
 
 
 _obj_new = object.__new__
+_FIELDS = RtpPacket.__slots__
