@@ -36,6 +36,7 @@ from rtpstack.rtcp.common import (
     RtcpHeader,
     build_packet,
     check_single,
+    frozen_factory,
     make_padding,
     split_packet,
 )
@@ -217,6 +218,7 @@ __all__ = [
     "compact_to_seconds",
     "decode_packet",
     "feedback_ssrcs",
+    "frozen_factory",
     "is_regular_compound",
     "make_padding",
     "ntp_from_seconds",

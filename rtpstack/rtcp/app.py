@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rtpstack.errors import RtcpParseError
-from rtpstack.rtcp.common import PT_APP, build_packet, check_single
+from rtpstack.rtcp.common import PT_APP, build_packet, check_single, frozen_factory
 
 __all__ = ["AppPacket"]
 
@@ -40,10 +40,13 @@ class AppPacket:
                 f"APP too short: {len(body)} octets after the header, SSRC and name need 8"
             )
         ssrc, name = _HEAD.unpack_from(body)
-        return cls(count, ssrc, name, body[_HEAD.size :], padding)
+        return _make_app(count, ssrc, name, body[_HEAD.size :], padding)
 
     def __bytes__(self) -> bytes:
         if len(self.name) != 4:
             raise ValueError(f"APP name must be 4 octets, got {len(self.name)}")
         body = _HEAD.pack(self.ssrc, self.name) + self.data
         return build_packet(self.subtype, PT_APP, body, self.padding)
+
+
+_make_app = frozen_factory(AppPacket)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rtpstack.errors import RtcpParseError
-from rtpstack.rtcp.common import PT_BYE, build_packet, check_single
+from rtpstack.rtcp.common import PT_BYE, build_packet, check_single, frozen_factory
 
 __all__ = ["Bye"]
 
@@ -68,7 +68,7 @@ class Bye:
                     f"BYE: {len(rest)} octets after the reason where {fill} zero octets "
                     "pad it to 32 bits"
                 )
-        return cls(tuple(sources), reason, padding)
+        return _make_bye(tuple(sources), reason, padding)
 
     def __bytes__(self) -> bytes:
         if len(self.sources) > 31:
@@ -80,3 +80,6 @@ class Bye:
             text = bytes((len(self.reason),)) + self.reason
             body += text + bytes(-len(text) % 4)
         return build_packet(len(self.sources), PT_BYE, body, self.padding)
+
+
+_make_bye = frozen_factory(Bye)

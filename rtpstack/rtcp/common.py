@@ -11,9 +11,11 @@ octet included), so ``bytes(Packet.parse(data)) == data`` holds even for odd pad
 
 from __future__ import annotations
 
+import dataclasses
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Final
+from typing import Any, ClassVar, Final, TypeVar
 
 from rtpstack.errors import RtcpParseError
 
@@ -33,6 +35,7 @@ __all__ = [
     "RtcpParseError",
     "build_packet",
     "check_single",
+    "frozen_factory",
     "make_padding",
     "split_packet",
 ]
@@ -50,6 +53,29 @@ PT_PSFB: Final = 206
 PT_XR: Final = 207
 
 _HDR = struct.Struct("!BBH")
+_T = TypeVar("_T")
+
+
+def frozen_factory(cls: type[_T]) -> Callable[..., _T]:
+    """A positional constructor for a frozen slotted dataclass, for parsers.
+
+    ``frozen_factory(C)(*values)`` equals ``C(*values)`` when every field is given in order
+    (the class must have no ``__post_init__``), but sets the slots through their descriptors
+    instead of the frozen ``__init__``'s ``object.__setattr__`` calls: about twice as fast,
+    which matters when a compound packet builds a dozen small values.
+    """
+    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls!r} is not a dataclass without __post_init__")
+    names = [f.name for f in dataclasses.fields(cls)]
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    for name in names:
+        namespace[f"_set_{name}"] = cls.__dict__[name].__set__
+    lines = [f"def make({', '.join(names)}):", "    obj = _new(_cls)"]
+    lines += [f"    _set_{name}(obj, {name})" for name in names]
+    lines.append("    return obj")
+    exec("\n".join(lines), namespace)
+    factory: Callable[..., _T] = namespace["make"]
+    return factory
 
 
 @dataclass(frozen=True, slots=True)

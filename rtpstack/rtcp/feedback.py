@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from rtpstack.errors import RtcpParseError
-from rtpstack.rtcp.common import PT_PSFB, PT_RTPFB, build_packet, check_single
+from rtpstack.rtcp.common import PT_PSFB, PT_RTPFB, build_packet, check_single, frozen_factory
 from rtpstack.seqnum import seq_add, seq_diff
 
 __all__ = [
@@ -110,11 +110,14 @@ class RtpFeedback:
     def from_body(cls, count: int, body: bytes, padding: bytes) -> RtpFeedback:
         """Build from the header count field, body and padding (see ``split_packet``)."""
         sender, media = feedback_ssrcs("RTPFB", body)
-        return cls(count, sender, media, body[8:], padding)
+        return _make_rtpfb(count, sender, media, body[8:], padding)
 
     def __bytes__(self) -> bytes:
         body = _SSRCS.pack(self.sender_ssrc, self.media_ssrc) + self.fci
         return build_packet(self.fmt, PT_RTPFB, body, self.padding)
+
+
+_make_rtpfb = frozen_factory(RtpFeedback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +147,14 @@ class PayloadFeedback:
     def from_body(cls, count: int, body: bytes, padding: bytes) -> PayloadFeedback:
         """Build from the header count field, body and padding (see ``split_packet``)."""
         sender, media = feedback_ssrcs("PSFB", body)
-        return cls(count, sender, media, body[8:], padding)
+        return _make_psfb(count, sender, media, body[8:], padding)
 
     def __bytes__(self) -> bytes:
         body = _SSRCS.pack(self.sender_ssrc, self.media_ssrc) + self.fci
         return build_packet(self.fmt, PT_PSFB, body, self.padding)
+
+
+_make_psfb = frozen_factory(PayloadFeedback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +169,9 @@ class NackEntry:
         out = [self.pid]
         out.extend(seq_add(self.pid, i + 1) for i in range(16) if self.blp >> i & 1)
         return out
+
+
+_make_nack_entry = frozen_factory(NackEntry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,8 +203,8 @@ class GenericNack:
             raise RtcpParseError(
                 f"Generic NACK FCI must be a non-empty multiple of 4 octets, got {len(fci)}"
             )
-        entries = tuple(NackEntry(*e) for e in _NACK.iter_unpack(fci))
-        return cls(sender, media, entries, padding)
+        entries = tuple(_make_nack_entry(*e) for e in _NACK.iter_unpack(fci))
+        return _make_nack(sender, media, entries, padding)
 
     @classmethod
     def from_lost(cls, sender_ssrc: int, media_ssrc: int, lost: Iterable[int]) -> GenericNack:
@@ -235,6 +244,9 @@ class GenericNack:
         return build_packet(FMT_NACK, PT_RTPFB, body, self.padding)
 
 
+_make_nack = frozen_factory(GenericNack)
+
+
 @dataclass(frozen=True, slots=True)
 class Pli:
     """Picture Loss Indication (PSFB FMT 1, RFC 4585 6.3.1): no FCI."""
@@ -260,11 +272,14 @@ class Pli:
         sender, media = feedback_ssrcs("PSFB", body)
         if len(body) != 8:
             raise RtcpParseError(f"PLI must not carry FCI, got {len(body) - 8} octets")
-        return cls(sender, media, padding)
+        return _make_pli(sender, media, padding)
 
     def __bytes__(self) -> bytes:
         body = _SSRCS.pack(self.sender_ssrc, self.media_ssrc)
         return build_packet(FMT_PLI, PT_PSFB, body, self.padding)
+
+
+_make_pli = frozen_factory(Pli)
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,7 +392,7 @@ class Remb:
                 f"REMB lists {num} SSRCs but its FCI has room for {(len(fci) - 8) / 4:g}"
             )
         ssrcs = struct.unpack_from(f"!{num}I", fci, 8)
-        return cls(sender, b1 >> 2, (b1 & 3) << 16 | b23, tuple(ssrcs), media, padding)
+        return _make_remb(sender, b1 >> 2, (b1 & 3) << 16 | b23, tuple(ssrcs), media, padding)
 
     def __bytes__(self) -> bytes:
         if not 0 <= self.bitrate_exp <= 63 or not 0 <= self.bitrate_mantissa < 1 << 18:
@@ -390,6 +405,9 @@ class Remb:
         ) + struct.pack(f"!{len(self.ssrcs)}I", *self.ssrcs)
         body = _SSRCS.pack(self.sender_ssrc, self.media_ssrc) + fci
         return build_packet(FMT_REMB, PT_PSFB, body, self.padding)
+
+
+_make_remb = frozen_factory(Remb)
 
 
 def _check_fmt(kind: str, count: int, fmt: int) -> None:

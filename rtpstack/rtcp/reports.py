@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from rtpstack.errors import RtcpParseError
-from rtpstack.rtcp.common import PT_RR, PT_SR, build_packet, check_single
+from rtpstack.rtcp.common import PT_RR, PT_SR, build_packet, check_single, frozen_factory
 
 __all__ = [
     "REPORT_BLOCK_SIZE",
@@ -53,7 +53,7 @@ class ReportBlock:
         cumulative = lost & 0xFFFFFF
         if cumulative & 0x800000:
             cumulative -= 0x1000000
-        return cls(ssrc, lost >> 24, cumulative, highest, jitter, lsr, dlsr)
+        return _make_block(ssrc, lost >> 24, cumulative, highest, jitter, lsr, dlsr)
 
     def __bytes__(self) -> bytes:
         if not 0 <= self.fraction_lost <= 255:
@@ -64,6 +64,9 @@ class ReportBlock:
         return _BLOCK.pack(
             self.ssrc, lost, self.extended_highest_seq, self.jitter, self.lsr, self.dlsr
         )
+
+
+_make_block = frozen_factory(ReportBlock)
 
 
 def _parse_blocks(
@@ -115,7 +118,7 @@ class SenderReport:
             )
         ssrc, ntp, rtp_ts, packets, octets = _SENDER_INFO.unpack_from(body)
         reports, ext = _parse_blocks("SR", count, body, _SENDER_INFO.size)
-        return cls(ssrc, ntp, rtp_ts, packets, octets, reports, ext, padding)
+        return _make_sr(ssrc, ntp, rtp_ts, packets, octets, reports, ext, padding)
 
     def __bytes__(self) -> bytes:
         _check_count(self.reports)
@@ -133,6 +136,9 @@ class SenderReport:
             ]
         )
         return build_packet(len(self.reports), PT_SR, body, self.padding)
+
+
+_make_sr = frozen_factory(SenderReport)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +165,7 @@ class ReceiverReport:
             raise RtcpParseError(f"RR too short: {len(body)} octets after the header, SSRC needs 4")
         (ssrc,) = _SSRC.unpack_from(body)
         reports, ext = _parse_blocks("RR", count, body, 4)
-        return cls(ssrc, reports, ext, padding)
+        return _make_rr(ssrc, reports, ext, padding)
 
     def __bytes__(self) -> bytes:
         _check_count(self.reports)
@@ -167,3 +173,6 @@ class ReceiverReport:
             [_SSRC.pack(self.ssrc), *(bytes(r) for r in self.reports), self.profile_extension]
         )
         return build_packet(len(self.reports), PT_RR, body, self.padding)
+
+
+_make_rr = frozen_factory(ReceiverReport)

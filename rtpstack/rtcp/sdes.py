@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from rtpstack.errors import RtcpParseError
-from rtpstack.rtcp.common import PT_SDES, build_packet, check_single
+from rtpstack.rtcp.common import PT_SDES, build_packet, check_single, frozen_factory
 
 __all__ = [
     "SDES_CNAME",
@@ -111,6 +111,9 @@ class SdesItem:
         return bytes((self.type, len(self.value))) + self.value
 
 
+_make_item = frozen_factory(SdesItem)
+
+
 @dataclass(frozen=True, slots=True)
 class SdesChunk:
     """An SSRC/CSRC and its items."""
@@ -129,6 +132,9 @@ class SdesChunk:
     def __bytes__(self) -> bytes:
         raw = _SSRC.pack(self.ssrc) + b"".join(bytes(i) for i in self.items) + b"\x00"
         return raw + bytes(-len(raw) % 4)
+
+
+_make_chunk = frozen_factory(SdesChunk)
 
 
 def _parse_chunk(body: bytes, offset: int, index: int) -> tuple[SdesChunk, int]:
@@ -155,14 +161,14 @@ def _parse_chunk(body: bytes, offset: int, index: int) -> tuple[SdesChunk, int]:
                 f"SDES item truncated: type {item_type} needs {length} octets, {n - pos - 2} left"
             )
         value = body[pos + 2 : pos + 2 + length]
-        items.append(SdesItem(item_type, value))
+        items.append(_make_item(item_type, value))
         pos += 2 + length
     end = pos + (-(pos - offset) % 4)
     if end > n:
         raise RtcpParseError(f"SDES chunk {index}: padding to 32 bits runs past the packet")
     if any(body[pos:end]):
         raise RtcpParseError(f"SDES chunk {index}: octets after the end item must be zero")
-    return SdesChunk(ssrc, tuple(items)), end
+    return _make_chunk(ssrc, tuple(items)), end
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,10 +196,13 @@ class SourceDescription:
             chunks.append(chunk)
         if pos != len(body):
             raise RtcpParseError(f"SDES: {len(body) - pos} octets after the last chunk")
-        return cls(tuple(chunks), padding)
+        return _make_sdes(tuple(chunks), padding)
 
     def __bytes__(self) -> bytes:
         if len(self.chunks) > 31:
             raise ValueError(f"at most 31 SDES chunks fit one packet, got {len(self.chunks)}")
         body = b"".join(bytes(c) for c in self.chunks)
         return build_packet(len(self.chunks), PT_SDES, body, self.padding)
+
+
+_make_sdes = frozen_factory(SourceDescription)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from rtpstack.errors import RtcpParseError
-from rtpstack.rtcp.common import PT_RTPFB, build_packet, check_single
+from rtpstack.rtcp.common import PT_RTPFB, build_packet, check_single, frozen_factory
 from rtpstack.rtcp.feedback import FMT_TWCC, feedback_ssrcs
 from rtpstack.seqnum import seq_add
 
@@ -81,6 +81,9 @@ class RunLengthChunk:
         return _U16.pack(self.symbol << 13 | self.run_length)
 
 
+_make_run = frozen_factory(RunLengthChunk)
+
+
 @dataclass(frozen=True, slots=True)
 class StatusVectorChunk:
     """14 one-bit (``symbol_size_bits`` 1) or 7 two-bit (2) statuses."""
@@ -115,7 +118,7 @@ def parse_chunk(data: bytes, offset: int = 0) -> TwccChunk:
         raise RtcpParseError("TWCC packet chunk truncated: need 2 octets")
     (value,) = _U16.unpack_from(data, offset)
     if not value & 0x8000:
-        return RunLengthChunk(value >> 13 & 3, value & _MAX_RUN)
+        return _make_run(value >> 13 & 3, value & _MAX_RUN)
     if not value & 0x4000:
         return StatusVectorChunk(1, tuple(value >> (13 - i) & 1 for i in range(14)))
     return StatusVectorChunk(2, tuple(value >> (12 - 2 * i) & 3 for i in range(7)))
@@ -261,7 +264,7 @@ class TransportCcFeedback:
                 )
             deltas.append(parse_recv_delta(body, symbol, pos))
             pos += size
-        return cls(
+        return _make_twcc(
             sender,
             media,
             base_seq,
@@ -369,3 +372,6 @@ class TransportCcFeedback:
         parts.append(self.trailing)
         body = b"".join(parts)
         return build_packet(FMT_TWCC, PT_RTPFB, body, self.padding)
+
+
+_make_twcc = frozen_factory(TransportCcFeedback)
