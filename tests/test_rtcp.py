@@ -6,6 +6,8 @@ Corpus-driven tests live in ``test_rtcp_corpus.py``, property tests in
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from rtpstack.errors import ParseError, RtcpParseError
@@ -43,6 +45,7 @@ from rtpstack.rtcp import (
     XrBlock,
     build_packet,
     compact_to_seconds,
+    frozen_factory,
     is_regular_compound,
     make_padding,
     ntp_from_unix,
@@ -424,3 +427,22 @@ def test_rtt_through_sr_and_rr_values() -> None:
     block = rr_again.reports[0]
     rtt = rtt_seconds(ntp_from_unix(t0 + 0.5 + 0.080), block.lsr, block.dlsr)
     assert rtt is not None and abs(rtt - 0.080) < 2 / 65536
+
+
+def test_frozen_factory_builds_equal_frozen_values() -> None:
+    make = frozen_factory(ReportBlock)
+    block = make(1, 2, -3, 4, 5, 6, 7)
+    assert block == ReportBlock(1, 2, -3, 4, 5, 6, 7)
+    assert hash(block) == hash(ReportBlock(1, 2, -3, 4, 5, 6, 7))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        block.ssrc = 9  # type: ignore[misc]
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class WithPostInit:
+        x: int
+
+        def __post_init__(self) -> None:
+            pass
+
+    with pytest.raises(TypeError):
+        frozen_factory(WithPostInit)

@@ -270,7 +270,7 @@ any_packet: st.SearchStrategy[RtcpPacket] = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(st.lists(any_packet, min_size=1, max_size=4))
 def test_valid_packets_round_trip(packets: list[RtcpPacket]) -> None:
     wire = serialize_compound(packets)
@@ -288,19 +288,19 @@ def _parse_or_error(data: bytes) -> None:
     assert serialize_compound(packets) == data
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=120))
 def test_random_bytes_parse_or_raise_parse_error(data: bytes) -> None:
     _parse_or_error(data)
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=60).map(lambda b: b"\x80" + b))
 def test_random_version_2_bytes_parse_or_raise_parse_error(data: bytes) -> None:
     _parse_or_error(data)
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(any_packet, min_size=1, max_size=3), st.data())
 def test_mutated_packets_parse_or_raise_parse_error(
     packets: list[RtcpPacket], data: st.DataObject
