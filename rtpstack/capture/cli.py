@@ -116,8 +116,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description="Decrypt SRTP/SRTCP in a capture with the given keys and write the media "
                     "as plain RTP/RTCP over UDP into a pcapng file (original times and "
                     "addresses). Packets that fail authentication are left out and counted.")
-    d.add_argument("path", metavar="CAPTURE")
-    d.add_argument("-o", "--output", required=True, metavar="OUT.pcapng")
+    d.add_argument("path", metavar="CAPTURE", help="capture holding SRTP/SRTCP")
+    d.add_argument("-o", "--output", required=True, metavar="OUT.pcapng",
+                   help="pcapng file to write the decrypted media to")
     _add_keys(d, required=True)
     _add_detection(d)
     d.set_defaults(pcap_run=_run_decrypt)
@@ -126,8 +127,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "extract", help="write chosen RTP streams (and their RTCP) to a new capture",
         description="Copy the RTP/RTCP of the chosen streams (all by default) into a pcapng "
                     "file as plain UDP, with TURN framing removed and fragments reassembled.")
-    e.add_argument("path", metavar="CAPTURE")
-    e.add_argument("-o", "--output", required=True, metavar="OUT.pcapng")
+    e.add_argument("path", metavar="CAPTURE", help="capture to read")
+    e.add_argument("-o", "--output", required=True, metavar="OUT.pcapng",
+                   help="pcapng file to write the chosen streams to")
     e.add_argument("--ssrc", action="append", default=[], metavar="SSRC",
                    help="stream to keep (decimal or 0x-hex; repeatable; default all)")
     e.add_argument("--no-rtcp", action="store_true", help="leave RTCP out")
