@@ -46,6 +46,9 @@ def test_accessors() -> None:
     assert ext.ids() == (1, 2, 1)
     assert ext.as_dict() == {1: b"\xaa", 2: b"\xbb\xbb"}  # first of a repeated id wins
     assert ext.is_one_byte and not ext.is_two_byte
+    assert len(ext) == 3
+    empty = HeaderExtension.parse(bytes.fromhex("bede0000"))
+    assert len(empty) == 0 and bool(empty)  # present even without elements
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,15 @@ def test_parse_accepts_bytearray_and_memoryview() -> None:
     assert type(RtpPacket.parse(bytearray(raw)).payload) is bytes
 
 
+def test_parse_on_a_subclass_returns_the_subclass() -> None:
+    class Tagged(RtpPacket):
+        pass
+
+    pkt = Tagged.parse(HDR + b"abc")
+    assert type(pkt) is Tagged
+    assert pkt.payload == b"abc" and pkt.sequence_number == 0x1234
+
+
 def test_packet_is_frozen() -> None:
     pkt = RtpPacket.parse(HDR)
     with pytest.raises(dataclasses.FrozenInstanceError):
