@@ -338,8 +338,8 @@ def parse_track(
 # --- the registry ------------------------------------------------------------------------------
 
 _E2EE_CLEAR_MEDIA = (
-    "{what} is not possible in an end-to-end encrypted session: the router only carries "
-    "ciphertext it cannot decrypt"
+    "{what} is not possible with end-to-end encryption: this session's media reaches the "
+    "router only as ciphertext it cannot decrypt"
 )
 
 

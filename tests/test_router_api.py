@@ -310,15 +310,20 @@ async def test_mint_client_token_refusals(
     assert (got_status, got["error"]) == (status, code)
 
 
-@pytest.mark.parametrize("feature", ["archives", "broadcasts", "sip"])
+@pytest.mark.parametrize(
+    ("feature", "name"), [("archives", "archiving"), ("broadcasts", "broadcast"), ("sip", "SIP")]
+)
 async def test_clear_media_features_refused_in_e2ee_sessions(
-    router: RouterHarness, feature: str
+    router: RouterHarness, feature: str, name: str
 ) -> None:
     await router.create_session(session_id="secret", e2ee=True)
     status, body = await router.api("POST", f"/v1/sessions/secret/{feature}", {})
     assert status == 409
-    assert body["error"] == "e2ee_session"
-    assert "end-to-end encrypted" in body["message"]
+    assert body == {
+        "error": "e2ee_session",
+        "message": f"{name} is not possible with end-to-end encryption: this session's media "
+                   "reaches the router only as ciphertext it cannot decrypt",
+    }
     assert not any(c[0] == "start_recording" for c in calls(router))
 
 
