@@ -280,6 +280,9 @@ def test_unknown_packet_type_and_unknown_xr_block_kept_raw() -> None:
     assert parse_compound(wire) == [raw, xr, rtpfb]
     assert serialize_compound(parse_compound(wire)) == wire
     assert rtpfb.feedback == "TMMBR"
+    # any packet can also be framed without decoding, and rebuilt
+    framed = RawRtcpPacket.parse(bytes(xr))
+    assert (framed.packet_type, framed.count, bytes(framed)) == (207, 3, bytes(xr))
 
 
 def test_reduced_size_rtcp_parses_and_is_not_a_regular_compound() -> None:

@@ -10,6 +10,7 @@ their own tests below, each naming the case and the reason.
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -677,3 +678,39 @@ def test_libwebrtc_fuzz_seeds_parse_or_raise_parse_error() -> None:
         assert serialize_compound(packets) == data, seed.name
     # most seeds are well-formed packets; the odd ones are errors, not crashes
     assert parsed >= 50
+
+
+TSHARK_SEEDS = "expected/tshark_vector_dissections/janus__libwebrtc-fuzz-corpus_rtcp.txt"
+# seeds tshark dissects without a "malformed" mark that we reject, and why (RFC reading)
+STRICTER_THAN_TSHARK = {
+    "9.rtcp": "SDES item list not ended by a null octet (RFC 3550 6.5 requires one)",
+    "13.rtcp": "FIR without FCI entries (RFC 5104 4.3.1.1: one or more entries)",
+}
+
+
+def _tshark_packet_types() -> dict[str, tuple[list[int], bool]]:
+    text = corpus_path(TSHARK_SEEDS).read_text()
+    order = {int(m[1]): m[2] for m in re.finditer(r"^#\s+frame (\d+) = rtcp/(\S+)$", text, re.M)}
+    parts = re.split(r"^Frame (\d+): .*$", text, flags=re.M)
+    out: dict[str, tuple[list[int], bool]] = {}
+    for number, body in zip(parts[1::2], parts[2::2], strict=True):
+        types = [int(t) for t in re.findall(r"^\s+Packet type: .*\((\d+)\)$", body, re.M)]
+        out[order[int(number)]] = (types, "Malformed" in body)
+    return out
+
+
+def test_libwebrtc_seeds_agree_with_tshark() -> None:
+    folder = corpus_path(FUZZ_DIR)
+    tshark = _tshark_packet_types()
+    for seed in sorted(folder.glob("*.rtcp")):
+        types, malformed = tshark[seed.name]
+        try:
+            packets = parse_compound(seed.read_bytes())
+        except RtcpParseError:
+            # we reject only what tshark also flags, does not take for RTCP, or is listed
+            assert malformed or not types or seed.name in STRICTER_THAN_TSHARK, seed.name
+            continue
+        assert seed.name not in STRICTER_THAN_TSHARK
+        # tshark names no packet type it does not know (we keep those raw): compare the rest
+        known = [p.packet_type for p in packets if 200 <= p.packet_type <= 207]
+        assert known == types, seed.name

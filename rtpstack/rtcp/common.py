@@ -192,5 +192,13 @@ class RawRtcpPacket:
 
     known: ClassVar[bool] = False
 
+    @classmethod
+    def parse(cls, data: bytes) -> RawRtcpPacket:
+        """Frame exactly one packet of any type without decoding its body."""
+        pt, count, body, padding, end = split_packet(data, 0)
+        if end != len(data):
+            raise RtcpParseError(f"{len(data) - end} octets after the RTCP packet")
+        return cls(pt, count, body, padding)
+
     def __bytes__(self) -> bytes:
         return build_packet(self.count, self.packet_type, self.body, self.padding)
