@@ -1,4 +1,4 @@
-"""Real peers: ffmpeg sends SDES-SRTP to us; GStreamer's srtpdec decrypts what we send.
+"""Real peers: ffmpeg sends SDES-SRTP to us; GStreamer's srtpdec and ffmpeg decrypt ours.
 
 Everything stays on 127.0.0.1; every subprocess runs under ``timeout -k 2 N`` and every loop
 is bounded in count and time. Tests skip (saying why) when ffmpeg or GStreamer is missing.
@@ -20,7 +20,13 @@ from pathlib import Path
 import pytest
 
 from rtpstack.seqnum import seq_add
-from rtpstack.srtp import SrtpError, SrtpKeyingMaterial, SrtpProfile, SrtpSession
+from rtpstack.srtp import (
+    SrtpError,
+    SrtpKeyingMaterial,
+    SrtpProfile,
+    SrtpSession,
+    format_crypto_attribute,
+)
 from tests.conftest import require_program
 
 pytestmark = pytest.mark.peer
@@ -234,3 +240,67 @@ def test_gstreamer_srtpdec_decrypts_what_we_send(
     # srtpdec's output is exactly the RTP/RTCP we protected, every packet once, across the wrap
     assert rtp_file.read_bytes() == expected_rtp
     assert rtcp_file.read_bytes() == expected_rtcp
+
+
+@pytest.mark.parametrize("engine", ["libsrtp", "python"])
+@pytest.mark.parametrize(
+    "profile", [SrtpProfile.AES_CM_128_HMAC_SHA1_80, SrtpProfile.AES_CM_128_HMAC_SHA1_32]
+)
+def test_ffmpeg_reading_an_sdp_with_a_crypto_decrypts_what_we_send(
+    profile: SrtpProfile, engine: str, tmp_path: Path
+) -> None:
+    ffmpeg = require_program("ffmpeg")
+    keys = SrtpKeyingMaterial.generate(profile)
+    port = _free_port() & ~1  # RTP on an even port, RTCP on the next
+    sdp = tmp_path / "in.sdp"
+    sdp.write_text(
+        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=rtpstack srtp\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        f"m=audio {port} RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        f"{format_crypto_attribute(1, keys)}\r\n"
+    )
+    out_file = tmp_path / "out.ul"
+    cmd = [
+        "timeout", "-k", "2", "40", ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
+        "-probesize", "32", "-analyzeduration", "0",
+        "-protocol_whitelist", "file,udp,rtp,srtp,crypto", "-i", str(sdp),
+        "-c:a", "copy", "-flush_packets", "1", "-f", "mulaw", str(out_file),
+    ]  # fmt: skip
+    tx = SrtpSession(keys, engine=engine)  # type: ignore[arg-type]
+    ssrc = 0x5EC0_0002
+    total = 400
+    wrap_at = 300  # the sequence number wraps here, well after ffmpeg listens
+    payloads = [bytes([20 + i % 200]) * 160 for i in range(total)]
+    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    log = tmp_path / "ffmpeg.log"
+    with (
+        log.open("w") as log_fd,
+        subprocess.Popen(cmd, stdout=log_fd, stderr=subprocess.STDOUT) as proc,
+    ):
+        try:
+            for i, payload in enumerate(payloads):  # bounded: 400 packets, ~2 s
+                seq = seq_add(0, i - wrap_at)
+                packet = struct.pack("!BBHII", 0x80, 0, seq, 160 * i, ssrc) + payload
+                out.sendto(tx.protect(packet), ("127.0.0.1", port))
+                time.sleep(0.005)
+            deadline = time.monotonic() + 10
+            last = -1
+            while time.monotonic() < deadline:  # until the output stops growing
+                time.sleep(0.3)
+                size = out_file.stat().st_size if out_file.exists() else 0
+                if size == last and size > 0:
+                    break
+                last = size
+        finally:
+            proc.terminate()  # our own timeout process; it forwards SIGTERM to ffmpeg
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            out.close()
+    data = out_file.read_bytes() if out_file.exists() else b""
+    # ffmpeg may miss the first packets while it starts; everything after must be there,
+    # decrypted byte for byte, including the packets after the wrap (ROC 1)
+    assert len(data) % 160 == 0, log.read_text()[-2000:]
+    received = len(data) // 160
+    assert received > total - wrap_at + 20, (received, log.read_text()[-2000:])
+    assert data == b"".join(payloads[total - received :])
