@@ -20,14 +20,15 @@ from rtpstack.capture.report import render_csv, render_json, render_table
 from rtpstack.capture.srtpkeys import DEFAULT_SDES_PROFILE, parse_ssrc, parse_ssrc_key
 from rtpstack.srtp import SrtpKeyingMaterial, SrtpProfile
 
-__all__ = ["add_arguments", "capture_files", "run"]
+__all__ = ["add_arguments", "capture_files", "run", "sidecar_sdp"]
 
 
 def _add_detection(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("finding RTP/RTCP")
     g.add_argument("--sdp", metavar="FILE", action="append", default=[],
                    help="SDP file announcing the media: its ports become RTP/RTCP flows and "
-                        "its a=rtpmap lines give clock rates (repeatable)")
+                        "its a=rtpmap lines give clock rates (repeatable; NAME.sdp beside "
+                        "NAME.pcapng is read automatically by analyze)")
     g.add_argument("--port", metavar="N", type=int, action="append", default=[],
                    help="UDP port carrying RTP/RTCP, even where the heuristics say no "
                         "(repeatable)")
@@ -167,6 +168,16 @@ def _pairs(items: list[str], what: str, conv: type[int] | None = None) -> dict[i
     return out
 
 
+def sidecar_sdp(capture: Path) -> Path | None:
+    """``name.sdp`` beside ``name.pcap[ng][.gz]``, if there is one (used automatically)."""
+    name = capture.name
+    for suffix in (".gz", ".pcapng", ".pcap", ".cap"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    sdp = capture.with_name(name + ".sdp")
+    return sdp if sdp.is_file() else None
+
+
 def capture_files(paths: list[str]) -> list[Path]:
     """Expand directories into the capture files they hold (sorted); keep files as given."""
     files: list[Path] = []
@@ -189,8 +200,12 @@ def _run_analyze(args: argparse.Namespace) -> int:
     keys = _keys(args.key, args.profile)
     analyses: list[CaptureAnalysis] = []
     for f in capture_files(args.paths):
+        file_hints = _copy(hints)
+        sidecar = sidecar_sdp(f)
+        if sidecar is not None:
+            file_hints.merge(hints_from_sdp(sidecar.read_text(encoding="utf-8", errors="replace")))
         try:
-            a = analyze_file(f, _copy(hints), keep_series=bool(args.plot), srtp_keys=keys)
+            a = analyze_file(f, file_hints, keep_series=bool(args.plot), srtp_keys=keys)
         except ValueError as exc:
             raise ValueError(f"{f}: {exc}") from None
         analyses.append(a)
