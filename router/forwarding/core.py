@@ -29,7 +29,7 @@ from router.forwarding.hop import HopKeys, classify_srtp_error
 from router.forwarding.model import Addr, Kind, Participant, RecordTap, Stream, Subscription
 from router.forwarding.speaker import ActiveSpeakerDetector
 from rtpstack.errors import RtpParseError
-from rtpstack.fastpath import header_length, rewrite_header, scan_elements
+from rtpstack.fastpath import header_length, scan_elements
 from rtpstack.seqnum import seq_add, seq_diff, seq_gt, ts_add, ts_diff
 
 __all__ = [
@@ -329,19 +329,16 @@ class ForwardingCore:
         first = part if part is not None else owner
         assert first is not None
         try:
-            if rtcp:
-                plain = first.crypto.rx.unprotect_rtcp(data)
-            else:
-                plain = first.crypto.rx.unprotect(data)
-        except pylibsrtp.Error as exc:
+            plain = first.crypto.rx.unprotect_rtcp(data) if rtcp else first.crypto.unprotect(data)
+        except (pylibsrtp.Error, ValueError) as exc:
             if owner is None or owner is first:
                 self.drops.add(classify_srtp_error(exc))
                 return None
             # The address belongs to someone else; the SSRC owner may have moved there.
             try:
                 plain = (owner.crypto.rx.unprotect_rtcp(data) if rtcp
-                         else owner.crypto.rx.unprotect(data))
-            except pylibsrtp.Error as exc2:
+                         else owner.crypto.unprotect(data))
+            except (pylibsrtp.Error, ValueError) as exc2:
                 self.drops.add(classify_srtp_error(exc2))
                 return None
             first = owner
@@ -428,11 +425,9 @@ class ForwardingCore:
         else:
             out_seq = seq_add(seq, sub.seq_off)
             out_ts = ts_add(ts, sub.ts_off)
-        buf = bytearray(plain)
-        rewrite_header(buf, sub.out_ssrc, out_seq, out_ts)
         try:
-            return sub.subscriber.crypto.tx.protect(bytes(buf))
-        except pylibsrtp.Error:
+            return sub.subscriber.crypto.protect_rewritten(plain, out_seq, out_ts, sub.out_ssrc)
+        except (pylibsrtp.Error, ValueError):
             self.drops.add(DropReason.PROTECT_FAILED)
             return None
 
