@@ -100,6 +100,11 @@ class SrtpTransform:
             self._hmac = hmac.new(auth_key, digestmod=hashlib.sha1)
             self._tag_len = profile.rtcp_tag_length if rtcp else profile.rtp_tag_length
 
+    @property
+    def tag_length(self) -> int:
+        """Authentication tag length in bytes (16 for GCM)."""
+        return self._tag_len
+
     # -- AES-CM + HMAC-SHA1 ------------------------------------------------------------------
 
     def _ctr(self, ssrc: int, index: int, data: bytes) -> bytes:
@@ -346,7 +351,7 @@ class PythonSrtpEngine:
             raise SrtpMalformedError(P.too_short_for_tag("SRTCP", n, 12))
         ssrc = P.rtcp_ssrc(packet)
         stream, new = self._stream("SRTCP", ssrc)
-        need = 12 + self._rtcp._tag_len
+        need = 12 + self._rtcp.tag_length
         if n < need:
             raise SrtpMalformedError(P.too_short_for_tag("SRTCP", n, need))
         index, encrypted = self._rtcp.rtcp_index(packet)
