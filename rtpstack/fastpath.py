@@ -264,7 +264,7 @@ def read_packet(data: Buffer) -> PacketView:
         b0, b1, seq, ts, ssrc, profile, words = _unpack_fixed_ext(data)
     except struct.error:
         b0 = 0  # shorter than 16 octets: take the general path below
-    if b0 & 0xDF != 0x90 or profile != ONE_BYTE_PROFILE:  # v2, X=1, CC=0 (P may be set)
+    if b0 & 0xDF != 0x90 or profile != 0xBEDE:  # v2, X=1, CC=0 (P may be set), one-byte
         marker, pt, seq, ts, ssrc, profile, i, pos, end = parse_header(data)
         if profile < 0:
             return (marker, pt, seq, ts, ssrc, pos, end, [])
