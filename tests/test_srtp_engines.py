@@ -490,3 +490,29 @@ def test_random_streams_decrypt_across_engines() -> None:
             for seq in range(50):
                 p = rtp(seq, payload=rnd.randbytes(rnd.randint(0, 300)))
                 assert rx.unprotect(tx.protect(p)) == p
+
+
+# -- drop, don't crash ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=[p.name for p in PROFILES])
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.one_of(
+        st.binary(max_size=80),
+        # plausible headers: version 2, RTCP-like or RTP-like second octet
+        st.tuples(st.sampled_from([0x80, 0x81, 0x90, 0x92, 0xA0]), st.binary(max_size=80)).map(
+            lambda t: bytes([t[0]]) + t[1]
+        ),
+    )
+)
+def test_arbitrary_bytes_raise_only_srtp_errors_and_engines_agree(
+    profile: SrtpProfile, data: bytes
+) -> None:
+    keys = SrtpKeyingMaterial(profile, bytes(profile.key_length), bytes(profile.salt_length))
+    for op in ("unprotect", "unprotect_rtcp", "protect", "protect_rtcp"):
+        results = []
+        for engine in ENGINES:
+            session = SrtpSession(keys, engine=engine)  # type: ignore[arg-type]
+            results.append(outcome(getattr(session, op), data))  # anything else propagates
+        assert results[0] == results[1], op
