@@ -23,7 +23,7 @@ from rtpstack.client.events import (
 from rtpstack.client.hop import HopCrypto
 from rtpstack.client.sources import AudioSource, VideoSource, frame_label
 from rtpstack.client.wire import read_audio_level
-from rtpstack.rtcp.common import PT_PSFB, PT_RTPFB, split_packet
+from rtpstack.rtcp.compound import parse_compound
 from rtpstack.rtcp.feedback import GenericNack, Pli
 
 SESSION = "sess1"
@@ -55,17 +55,13 @@ class Relay:
         if 192 <= datagram[1] <= 223:
             rtcp = self.hops[name].unprotect_rtcp(datagram)
             out = []
-            offset = 0
-            while offset < len(rtcp):
-                header, body, padding, offset = split_packet(rtcp, offset)
-                if header.packet_type == PT_RTPFB and header.count == 1:
-                    nack = GenericNack.from_body(header, body, padding)
-                    dst, ssrc = self.back[(name, nack.media_ssrc)]
-                    fb = GenericNack(nack.sender_ssrc, ssrc, nack.entries)
+            for pkt in parse_compound(rtcp):
+                if isinstance(pkt, GenericNack):
+                    dst, ssrc = self.back[(name, pkt.media_ssrc)]
+                    fb = GenericNack(pkt.sender_ssrc, ssrc, pkt.entries)
                     out.append((dst, self.hops[dst].protect_rtcp(bytes(fb))))
-                elif header.packet_type == PT_PSFB and header.count == 1:
-                    pli = Pli.from_body(header, body, padding)
-                    dst, ssrc = self.back[(name, pli.media_ssrc)]
+                elif isinstance(pkt, Pli):
+                    dst, ssrc = self.back[(name, pkt.media_ssrc)]
                     out.append((dst, self.hops[dst].protect_rtcp(bytes(Pli(0, ssrc)))))
             return out
         seq = struct.unpack_from("!H", datagram, 2)[0]  # in clear: lose before the relay

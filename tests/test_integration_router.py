@@ -67,7 +67,7 @@ class Room:
         await c.connect()
         self.clients.append(c)
         if secret is not None and c.e2ee:
-            c.set_encryption_secret(secret)
+            await c.set_encryption_secret(secret)
         return c
 
     async def mesh(self, clients: list[Client], *, audio: bool = True,
@@ -150,7 +150,7 @@ async def test_mismatch_then_match_after_fixing_the_secret(room: Room) -> None:
     sending = asyncio.create_task(alice.run_media(2.0))
     ev = await bob.wait_event(ENCRYPTION_SECRET_MISMATCH, 2.0)
     assert ev is not None and ev.get("participant_id") == "alice"
-    bob.set_encryption_secret(SECRET)
+    await bob.set_encryption_secret(SECRET)
     ev = await bob.wait_event(ENCRYPTION_SECRET_MATCH, 2.0)
     assert ev is not None and ev.get("participant_id") == "alice"
     await sending
@@ -232,9 +232,13 @@ async def test_nack_repairs_loss_between_router_and_subscriber(room: Room) -> No
 async def test_nack_reaches_the_publisher_when_the_router_missed_the_packet(room: Room) -> None:
     sid = await room.session(e2ee=True)
     lost: list[int] = []
+    count = [0]
 
-    def lose_upstream(d: bytes) -> bool:  # drop two media packets on the way to the router
-        if not 192 <= d[1] <= 223 and len(lost) < 2 and (d[2] << 8 | d[3]) % 10 == 3:
+    def lose_upstream(d: bytes) -> bool:  # drop the 25th and 47th media packet to the router
+        if 192 <= d[1] <= 223:
+            return False
+        count[0] += 1
+        if count[0] in (25, 47):
             lost.append(d[2] << 8 | d[3])
             return True
         return False

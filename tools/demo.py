@@ -180,7 +180,7 @@ async def run_clients(base_url: str, app: AppServer, n: int, seconds: float,
             c = Client(base_url, app.token(session_id, name))
             await c.connect()
             clients.append(c)
-            c.set_encryption_secret(secret)
+            await c.set_encryption_secret(secret)
             await c.publish("audio")
             await c.publish("video", bitrate=bitrate)
         expected_streams = 2 * (n - 1)
@@ -250,7 +250,7 @@ def report(stats: dict[str, ClientStats], secrets_: dict[str, str],
         for ev in c.events_of(ENCRYPTION_SECRET_MISMATCH):
             ev_rows.append([c.participant_id, ev.type, str(ev.get("participant_id")),
                             str(ev.get("kind")), f"{ev.at:.2f}s"])
-    print(table(ev_rows, ["client", "event", "publisher", "kind", "at"]) if ev_rows
+    print(table(ev_rows, ["client", "event", "publisher", "first seen on", "at"]) if ev_rows
           else "(none)")
     odd = names[-1]
     odd_events = {str(e.get("participant_id")) for e in clients[-1].events_of(
@@ -264,9 +264,12 @@ def report(stats: dict[str, ClientStats], secrets_: dict[str, str],
             "rtp_router_bytes_in_total", "rtp_router_bytes_out_total",
             "rtp_router_srtp_failures_total"]
     m_rows = [[k, f"{metrics.get(k, 0):.0f}"] for k in keys]
-    m_rows += [[k, f"{v:.0f}"] for k, v in sorted(metrics.items())
-               if k.startswith("rtp_router_drops_total")]
+    drops = {k: v for k, v in sorted(metrics.items()) if k.startswith("rtp_router_drops_total")}
+    m_rows += [[k, f"{v:.0f}"] for k, v in drops.items() if v]
     print(table(m_rows, ["metric", "value"]))
+    zero = sum(1 for v in drops.values() if not v)
+    if zero:
+        print(f"(and {zero} other drop reasons at 0)")
     sent = sum(s.packets for st in stats.values() for s in st.sent.values())
     fwd = metrics.get("rtp_router_packets_out_total", 0)
     print(f"\nThe clients sent {sent} SRTP media packets whose payloads are SFrame ciphertext. "

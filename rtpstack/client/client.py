@@ -4,7 +4,7 @@ Typical use (the token comes from the application server, which minted it with t
 HTTP API; the client itself never calls the server API)::
 
     async with Client("http://127.0.0.1:8780", token) as client:   # connects and joins
-        client.set_encryption_secret("correct horse battery")
+        await client.set_encryption_secret("correct horse battery")
         await client.publish("audio")
         await client.publish("video", bitrate=300_000)
         await client.subscribe_all()                                   # what is published now
@@ -38,6 +38,7 @@ from rtpstack.client.events import (
     STREAM_DESTROYED,
     ClientEvent,
 )
+from rtpstack.client.framecrypto import check_secret, prepare_secret
 from rtpstack.client.signaling import SignalingChannel, SignalingError
 from rtpstack.client.sources import AudioSource, MediaKind, VideoSource
 from rtpstack.client.stats import ReceiveStats, SendStats
@@ -206,9 +207,11 @@ class Client:
             raise SignalingError("no_transport", "the router gave no media transport (a relayed "
                                  "session carries no media through the router)")
         transport = TransportInfo.from_json(raw_transport)
+        index = joined.get("sender_index")
         self.core = ClientCore(transport, session_id=self.session_id,
                                participant_id=self.participant_id, e2ee=self.e2ee,
-                               nack=self._nack, pli=self._pli)
+                               nack=self._nack, pli=self._pli,
+                               sender_index=index if isinstance(index, int) else None)
         loop = asyncio.get_running_loop()
         udp, _ = await loop.create_datagram_endpoint(
             lambda: _Udp(self), local_addr=("127.0.0.1", 0),
@@ -243,9 +246,19 @@ class Client:
 
     # -- encryption ------------------------------------------------------------------------
 
-    def set_encryption_secret(self, secret: str) -> None:
-        """Set (or change: a new key epoch) the end-to-end encryption secret (8..256 chars)."""
-        self._require_core().set_encryption_secret(secret)
+    async def set_encryption_secret(self, secret: str) -> None:
+        """Set (or change: a new key epoch) the end-to-end encryption secret (8..256 chars).
+
+        The slow key derivation runs in a worker thread, so media keeps flowing meanwhile.
+        Raises :class:`rtpstack.e2ee.InvalidSecretError` (a ``ValueError``) at once for a bad
+        secret, and ``ValueError`` in a session without end-to-end encryption.
+        """
+        core = self._require_core()
+        if not self.e2ee:
+            raise ValueError("this session is not end-to-end encrypted: no secret to set")
+        check_secret(secret)
+        await asyncio.to_thread(prepare_secret, secret, self.session_id)
+        core.set_encryption_secret(secret)
 
     # -- publishing ------------------------------------------------------------------------
 

@@ -28,19 +28,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from rtpstack import fastpath
-from rtpstack.client.events import (
-    ENCRYPTION_SECRET_MATCH,
-    ENCRYPTION_SECRET_MISMATCH,
-    KEYFRAME_REQUESTED,
-    ClientEvent,
-)
+from rtpstack.client.events import KEYFRAME_REQUESTED, ClientEvent
 from rtpstack.client.framecrypto import FrameCrypto, Reassembler, packetize
 from rtpstack.client.hop import HopCrypto
 from rtpstack.client.sources import MediaKind
 from rtpstack.client.stats import ReceiveStats, ReceiveStreamState, SendStats, SendStreamState
 from rtpstack.client.wire import DEFAULT_AUDIO_LEVEL_ID, build_rtp
+from rtpstack.e2ee import random_sender_index
 from rtpstack.errors import ParseError, SFrameError, SrtpError
-from rtpstack.rtcp.common import PT_PSFB, PT_RTPFB, split_packet
+from rtpstack.rtcp.compound import parse_compound
 from rtpstack.rtcp.feedback import GenericNack, Pli
 from rtpstack.rtcp.reports import ReceiverReport, ReportBlock
 from rtpstack.seqnum import seq_add
@@ -138,7 +134,7 @@ class _SendTrack:
 
 
 class _RecvTrack:
-    __slots__ = ("kind", "last_pli", "mismatched", "nack_tries", "need_keyframe", "pli_mark",
+    __slots__ = ("kind", "last_pli", "nack_tries", "need_keyframe", "pli_mark",
                  "publisher", "reassembler", "state")
 
     def __init__(self, ssrc: int, publisher: str, kind: str, clock_rate: int) -> None:
@@ -151,7 +147,6 @@ class _RecvTrack:
         self.last_pli = -1e9
         self.need_keyframe = False
         self.pli_mark = 0
-        self.mismatched = False
 
 
 class ClientCore:
@@ -166,6 +161,7 @@ class ClientCore:
         e2ee: bool,
         nack: bool = True,
         pli: bool = True,
+        sender_index: int | None = None,
         seed: int | None = None,
     ) -> None:
         self.transport = transport
@@ -176,8 +172,9 @@ class ClientCore:
         self.pli_enabled = pli
         self._rng = random.Random(seed)
         self._hop = HopCrypto(transport.client_key, transport.router_key, transport.profile)
+        self.sender_index = sender_index if sender_index is not None else random_sender_index()
         self._crypto: FrameCrypto | None = (
-            FrameCrypto(session_id, participant_id) if e2ee else None
+            FrameCrypto(session_id, self.sender_index) if e2ee else None
         )
         self._send: dict[str, _SendTrack] = {}
         self._send_by_ssrc: dict[int, _SendTrack] = {}
@@ -226,7 +223,11 @@ class ClientCore:
         keyframe: bool = False,
         audio_level: tuple[bool, int] | None = None,
     ) -> list[bytes]:
-        """Encrypt, packetize and protect one frame; returns the datagrams to send in order."""
+        """Encrypt, packetize and protect one frame; returns the datagrams to send in order.
+
+        ``keyframe`` is only counted (a codec marks key frames in its own bits or in a
+        dependency descriptor; the synthetic frames carry no such header).
+        """
         track = self._send[track_id]
         cfg = track.config
         if self._crypto is not None:
@@ -235,7 +236,7 @@ class ClientCore:
             body = self._crypto.encrypt(cfg.ssrc, frame)
         else:
             body = frame
-        payloads = packetize(body, MAX_PACKET_PAYLOAD, keyframe=keyframe)
+        payloads = packetize(body, MAX_PACKET_PAYLOAD)
         ts = (timestamp + track.ts_offset) & 0xFFFFFFFF
         out: list[bytes] = []
         last = len(payloads) - 1
@@ -252,6 +253,7 @@ class ClientCore:
             track.state.bytes += len(packet)
             out.append(protected)
         track.state.frames += 1
+        track.state.keyframes += keyframe
         return out
 
     def protect_raw(self, rtp: bytes) -> bytes:
@@ -308,35 +310,32 @@ class ClientCore:
         ext = track.state.highest
         assert ext is not None
         track.nack_tries.pop(seq, None)
-        for body in track.reassembler.push(seq, ts, marker, packet[start:end]):
-            self._decode(track, ts, body, now)
-        track.state.frames_incomplete = track.reassembler.incomplete
+        for frame in track.reassembler.push(seq, ts, marker, packet[start:end]):
+            self._decode(track, frame.timestamp, frame.data, now)
+        track.state.reassembly_dropped = track.reassembler.dropped_packets
         return []
 
     def _decode(self, track: _RecvTrack, ts: int, body: bytes, now: float) -> None:
-        ssrc = track.state.ssrc
-        if self._crypto is None:
+        crypto = self._crypto
+        if crypto is None:
             frame = body
         else:
             try:
-                frame = self._crypto.decrypt(body)
+                frame = crypto.decrypt(body)
             except SFrameError:
                 track.state.frames_failed += 1
-                if not track.mismatched:
-                    track.mismatched = True
-                    self._events.append(ClientEvent(
-                        ENCRYPTION_SECRET_MISMATCH,
-                        {"participant_id": track.publisher, "ssrc": ssrc, "kind": track.kind},
-                        now))
+                self._secret_events(crypto, track, now)
                 return
-            if track.mismatched:
-                track.mismatched = False
-                self._events.append(ClientEvent(
-                    ENCRYPTION_SECRET_MATCH,
-                    {"participant_id": track.publisher, "ssrc": ssrc, "kind": track.kind},
-                    now))
+            self._secret_events(crypto, track, now)
         track.state.frames_decoded += 1
-        self._frames.append(ReceivedFrame(ssrc, track.publisher, track.kind, ts, frame, now))
+        self._frames.append(ReceivedFrame(track.state.ssrc, track.publisher, track.kind, ts,
+                                          frame, now))
+
+    def _secret_events(self, crypto: FrameCrypto, track: _RecvTrack, now: float) -> None:
+        for ev in crypto.drain_events():
+            self._events.append(ClientEvent(ev.kind, {
+                "participant_id": track.publisher, "sender_index": ev.sender_index,
+                "kid": ev.kid, "ssrc": track.state.ssrc, "kind": track.kind}, now))
 
     def _receive_rtcp(self, data: bytes, now: float) -> list[bytes]:
         try:
@@ -368,18 +367,12 @@ class ClientCore:
 
     def _feedback(self, plain: bytes) -> list[GenericNack | Pli]:
         """The NACKs and PLIs of a compound RTCP packet (other packet types are skipped)."""
-        found: list[GenericNack | Pli] = []
-        offset = 0
         try:
-            while offset < len(plain):
-                header, body, padding, offset = split_packet(plain, offset)
-                if header.packet_type == PT_RTPFB and header.count == GenericNack.fmt:
-                    found.append(GenericNack.from_body(header, body, padding))
-                elif header.packet_type == PT_PSFB and header.count == Pli.fmt:
-                    found.append(Pli.from_body(header, body, padding))
+            packets = parse_compound(plain)
         except ParseError:
             self._drop("rtcp_parse")
-        return found
+            return []
+        return [p for p in packets if isinstance(p, GenericNack | Pli)]
 
     # -- timers ----------------------------------------------------------------------------
 
@@ -410,13 +403,13 @@ class ClientCore:
             for ext in gave_up:
                 track.state.missing.discard(ext)
                 track.nack_tries.pop(ext & 0xFFFF, None)
-            if gave_up or track.reassembler.incomplete > track.pli_mark:
+            if gave_up or track.reassembler.dropped_packets > track.pli_mark:
                 track.need_keyframe = True
             if (self.pli_enabled and track.kind == "video" and track.need_keyframe
                     and now - track.last_pli >= _PLI_INTERVAL):
                 track.last_pli = now
                 track.need_keyframe = False
-                track.pli_mark = track.reassembler.incomplete
+                track.pli_mark = track.reassembler.dropped_packets
                 out.append(self._hop.protect_rtcp(bytes(Pli(rtcp_ssrc, ssrc))))
                 track.state.plis_sent += 1
         return out

@@ -1,102 +1,103 @@
-"""The client's seam to the end-to-end encryption layer (SFrame + key schedule + carriage).
+"""The client's use of the end-to-end encryption layer, in one place.
 
-PROVISIONAL: until ``rtpstack.e2ee`` lands this module holds a stand-in with the same shape;
-the core only calls the names below.
+* :class:`FrameCrypto` wraps :class:`rtpstack.e2ee.FrameEncryptor` (this participant's
+  frames; one SFrame stream index per published track) and
+  :class:`rtpstack.e2ee.FrameDecryptor` (everyone else's), created when the first secret is
+  set. Keys come from the versioned key schedule of ``docs/e2ee.md`` (PBKDF2 master key from
+  the secret and session id, an HKDF base key per KID); :meth:`FrameCrypto.set_secret` starts
+  a new key epoch and the decryptor keeps earlier secrets for frames in flight.
+* :func:`packetize` and :class:`Reassembler` are the SFrame RTP payload format
+  (:mod:`rtpstack.sframe.rtp`): a descriptor byte with start/end bits, then a fragment.
+
+Deriving a master key is deliberately slow (PBKDF2, 600,000 iterations); the asyncio client
+derives it in a worker thread first (:func:`prepare_secret`), which fills the key schedule's
+cache so that :meth:`FrameCrypto.set_secret` then returns at once.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
+from rtpstack.e2ee import (
+    FrameDecryptor,
+    FrameEncryptor,
+    SecretEvent,
+    derive_master_key,
+    normalize_secret,
+)
+from rtpstack.sframe.rtp import FrameReassembler, fragment
 
-from rtpstack.seqnum import seq_add, seq_diff
-from rtpstack.sframe._backend_py import SFrameKey
-from rtpstack.sframe.errors import UnknownKeyIdError
+__all__ = ["FrameCrypto", "Reassembler", "check_secret", "packetize", "prepare_secret"]
 
-__all__ = ["FrameCrypto", "Reassembler", "packetize"]
+MAX_STREAMS = 16
 
-_S = 0x80
-_E = 0x40
+
+def check_secret(secret: str) -> None:
+    """Raise :class:`rtpstack.e2ee.InvalidSecretError` unless ``secret`` has 8..256 chars."""
+    normalize_secret(secret)
+
+
+def prepare_secret(secret: str, session_id: str) -> None:
+    """Derive (and cache) the session master key for ``secret``: slow, thread-safe."""
+    derive_master_key(secret, session_id)
 
 
 class FrameCrypto:
-    """Encrypt this participant's frames; decrypt anyone's with the same secret."""
+    """SFrame for one participant of an e2ee session."""
 
-    def __init__(self, session_id: str, participant_id: str) -> None:
+    __slots__ = ("_dec", "_enc", "_streams", "sender_index", "session_id")
+
+    def __init__(self, session_id: str, sender_index: int) -> None:
         self.session_id = session_id
-        self.participant_id = participant_id
-        self._secret: str | None = None
-        self._base = b""
-        self._kid = int.from_bytes(os.urandom(3), "big")
-        self._ctr = 0
-        self._send: SFrameKey | None = None
-        self._recv: dict[int, SFrameKey] = {}
+        self.sender_index = sender_index
+        self._enc: FrameEncryptor | None = None
+        self._dec: FrameDecryptor | None = None
+        self._streams: dict[int, int] = {}
 
     @property
     def has_secret(self) -> bool:
-        return self._secret is not None
+        """True once a secret is set."""
+        return self._enc is not None
 
     def set_secret(self, secret: str) -> None:
-        if not isinstance(secret, str) or not 8 <= len(secret) <= 256:
-            raise ValueError("encryption secret must be 8 to 256 characters")
-        self._secret = secret
-        self._base = hashlib.pbkdf2_hmac("sha256", secret.encode(), self.session_id.encode(), 1000)
-        self._kid += 1
-        self._send = self._key(self._kid)
-        self._recv.clear()
+        """Set the secret, or change it (a new key epoch for what this participant sends)."""
+        check_secret(secret)
+        if self._enc is None or self._dec is None:
+            self._enc = FrameEncryptor(secret, self.session_id, self.sender_index)
+            self._dec = FrameDecryptor(secret, self.session_id)
+        else:
+            self._enc.set_secret(secret)
+            self._dec.set_secret(secret)
 
-    def _key(self, kid: int) -> SFrameKey:
-        from rtpstack.sframe.suites import derive_key_salt
-        key, salt = derive_key_salt(4, kid, hashlib.sha256(self._base + kid.to_bytes(8, "big")).digest()[:16])
-        return SFrameKey(4, kid, key, salt)
+    def stream_index(self, ssrc: int) -> int:
+        """The SFrame stream (0..15) of a published SSRC, assigned in publishing order."""
+        index = self._streams.get(ssrc)
+        if index is None:
+            if len(self._streams) >= MAX_STREAMS:
+                raise ValueError(f"at most {MAX_STREAMS} encrypted tracks per participant")
+            index = self._streams[ssrc] = len(self._streams)
+        return index
 
     def encrypt(self, ssrc: int, frame: bytes) -> bytes:
-        assert self._send is not None
-        self._ctr += 1
-        return self._send.encrypt(self._ctr, b"", frame)
+        """The SFrame ciphertext of one frame of the track ``ssrc``."""
+        if self._enc is None:
+            raise ValueError("set the encryption secret before publishing in an e2ee session")
+        return self._enc.encrypt(frame, stream=self.stream_index(ssrc))
 
     def decrypt(self, data: bytes) -> bytes:
-        from rtpstack.sframe.header import decode_header
-        kid, _ctr, _n = decode_header(data)
-        key = self._recv.get(kid)
-        if key is None:
-            if self._secret is None:
-                raise UnknownKeyIdError("no secret")
-            key = self._recv[kid] = self._key(kid)
-        return key.decrypt(data, b"")[1]
+        """The frame inside an SFrame ciphertext (raises an ``SFrameError`` subclass)."""
+        if self._dec is None:
+            from rtpstack.sframe.errors import AuthenticationError
+            raise AuthenticationError("no encryption secret set: cannot decrypt")
+        return self._dec.decrypt(data)
+
+    def drain_events(self) -> list[SecretEvent]:
+        """Mismatch/match events since the last call (one per sender and change)."""
+        return self._dec.drain_events() if self._dec is not None else []
 
 
-def packetize(frame: bytes, max_payload: int, *, keyframe: bool = False) -> list[bytes]:
-    size = max_payload - 1
-    chunks = [frame[i:i + size] for i in range(0, len(frame), size)] or [b""]
-    out = []
-    for i, c in enumerate(chunks):
-        d = (_S if i == 0 else 0) | (_E if i == len(chunks) - 1 else 0)
-        out.append(bytes([d]) + c)
-    return out
+def packetize(frame: bytes, max_payload: int) -> list[bytes]:
+    """RTP payloads (descriptor byte + fragment, each <= ``max_payload``) for one frame."""
+    return fragment(frame, max_payload)
 
 
-class Reassembler:
-    def __init__(self) -> None:
-        self._frames: dict[int, dict[int, bytes]] = {}
-        self.incomplete = 0
-        self._lost_since_key = False
-
-    def push(self, seq: int, ts: int, marker: bool, payload: bytes) -> list[bytes]:
-        parts = self._frames.setdefault(ts, {})
-        parts[seq] = payload
-        first = [s for s, p in parts.items() if p and p[0] & _S]
-        last = [s for s, p in parts.items() if p and p[0] & _E]
-        if not first or not last:
-            return []
-        n = seq_diff(last[0], first[0]) + 1
-        if len(parts) != n:
-            return []
-        del self._frames[ts]
-        while len(self._frames) > 8:
-            self._frames.pop(next(iter(self._frames)))
-            self.incomplete += 1
-        return [b"".join(parts[seq_add(first[0], i)][1:] for i in range(n))]
-
-    def needs_keyframe(self, failed: bool) -> bool:
-        return False
+Reassembler = FrameReassembler
+"""Per-SSRC reassembly (packets in any order, with loss and duplicates) of the payload format."""

@@ -41,7 +41,8 @@ class ReceiveStats:
     """Interarrival jitter in RTP timestamp units (RFC 3550 A.8)."""
     frames_decoded: int
     frames_failed: int
-    frames_incomplete: int
+    reassembly_dropped: int
+    """Packets the reassembler gave up on (their frame never completed)."""
     nacks_sent: int
     plis_sent: int
     recovered: int
@@ -55,6 +56,7 @@ class SendStats:
     ssrc: int
     kind: str
     frames: int
+    keyframes: int
     packets: int
     bytes: int
     nacks_received: int
@@ -76,7 +78,7 @@ class ReceiveStreamState:
         self.duplicates = 0
         self.frames_decoded = 0
         self.frames_failed = 0
-        self.frames_incomplete = 0
+        self.reassembly_dropped = 0
         self.nacks_sent = 0
         self.plis_sent = 0
         self.recovered = 0
@@ -167,7 +169,7 @@ class ReceiveStreamState:
             ssrc=self.ssrc, kind=self.kind, publisher=self.publisher, packets=self.packets,
             bytes=self.bytes, duplicates=self.duplicates, expected=self.expected,
             lost=self.lost, jitter=self._jitter, frames_decoded=self.frames_decoded,
-            frames_failed=self.frames_failed, frames_incomplete=self.frames_incomplete,
+            frames_failed=self.frames_failed, reassembly_dropped=self.reassembly_dropped,
             nacks_sent=self.nacks_sent, plis_sent=self.plis_sent,
             recovered=self.recovered,
         )
@@ -180,6 +182,7 @@ class SendStreamState:
         self.ssrc = ssrc
         self.kind = kind
         self.frames = 0
+        self.keyframes = 0
         self.packets = 0
         self.bytes = 0
         self.nacks_received = 0
@@ -189,7 +192,8 @@ class SendStreamState:
     def snapshot(self) -> SendStats:
         """An immutable copy of the counters."""
         return SendStats(
-            ssrc=self.ssrc, kind=self.kind, frames=self.frames, packets=self.packets,
+            ssrc=self.ssrc, kind=self.kind, frames=self.frames, keyframes=self.keyframes,
+            packets=self.packets,
             bytes=self.bytes, nacks_received=self.nacks_received,
             plis_received=self.plis_received, retransmitted=self.retransmitted,
         )
