@@ -20,6 +20,7 @@ without setting the P bit) are kept raw in ``trailing``.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,19 +110,25 @@ class StatusVectorChunk:
         return _U16.pack(value)
 
 
+_make_vector = frozen_factory(StatusVectorChunk)
 TwccChunk = RunLengthChunk | StatusVectorChunk
+
+
+@functools.lru_cache(maxsize=4096)
+def _chunk_from_value(value: int) -> TwccChunk:
+    # chunks are immutable values, so the same 16 bits can share one object
+    if not value & 0x8000:
+        return _make_run(value >> 13 & 3, value & _MAX_RUN)
+    if not value & 0x4000:
+        return _make_vector(1, tuple(value >> (13 - i) & 1 for i in range(14)))
+    return _make_vector(2, tuple(value >> (12 - 2 * i) & 3 for i in range(7)))
 
 
 def parse_chunk(data: bytes, offset: int = 0) -> TwccChunk:
     """Decode the 2-octet packet chunk at ``offset``."""
     if len(data) - offset < 2:
         raise RtcpParseError("TWCC packet chunk truncated: need 2 octets")
-    (value,) = _U16.unpack_from(data, offset)
-    if not value & 0x8000:
-        return _make_run(value >> 13 & 3, value & _MAX_RUN)
-    if not value & 0x4000:
-        return StatusVectorChunk(1, tuple(value >> (13 - i) & 1 for i in range(14)))
-    return StatusVectorChunk(2, tuple(value >> (12 - 2 * i) & 3 for i in range(7)))
+    return _chunk_from_value(data[offset] << 8 | data[offset + 1])
 
 
 def parse_recv_delta(data: bytes, symbol: int, offset: int = 0) -> int:
@@ -163,6 +170,9 @@ class TwccPacketStatus:
     def received(self) -> bool:
         """True unless the status is "not received"."""
         return self.symbol != SYMBOL_NOT_RECEIVED
+
+
+_make_status = frozen_factory(TwccPacketStatus)
 
 
 def _symbol_for(delta: int | None) -> int:
@@ -236,39 +246,43 @@ class TransportCcFeedback:
             raise RtcpParseError(
                 f"TWCC FCI too short: {len(body) - 8} octets, its fixed part needs 8"
             )
-        base_seq, count, ref_fb = _FIXED.unpack_from(body, 8)
+        base_seq, status_count, ref_fb = _FIXED.unpack_from(body, 8)
         pos = 16
+        end = len(body)
         chunks: list[TwccChunk] = []
         statuses: list[int] = []
-        while len(statuses) < count:
-            if pos + 2 > len(body):
+        while len(statuses) < status_count:
+            if pos + 2 > end:
                 raise RtcpParseError(
-                    f"TWCC packet chunks truncated: {len(statuses)} of {count} statuses described"
+                    f"TWCC packet chunks truncated: {len(statuses)} of {status_count} "
+                    "statuses described"
                 )
-            chunk = parse_chunk(body, pos)
+            chunk = _chunk_from_value(body[pos] << 8 | body[pos + 1])
             pos += 2
             chunks.append(chunk)
             statuses.extend(chunk.symbols)
         deltas: list[int] = []
-        for symbol in statuses[:count]:
+        for symbol in statuses[:status_count]:
             if symbol == SYMBOL_SMALL_DELTA:
-                size = 1
+                if pos >= end:
+                    raise RtcpParseError(
+                        f"TWCC receive delta {len(deltas)} truncated: 0 of 1 octets present"
+                    )
+                deltas.append(body[pos])
+                pos += 1
             elif symbol == SYMBOL_LARGE_DELTA:
-                size = 2
-            else:
-                continue
-            if pos + size > len(body):
-                raise RtcpParseError(
-                    f"TWCC receive delta {len(deltas)} truncated: "
-                    f"{len(body) - pos} of {size} octets present"
-                )
-            deltas.append(parse_recv_delta(body, symbol, pos))
-            pos += size
+                if pos + 2 > end:
+                    raise RtcpParseError(
+                        f"TWCC receive delta {len(deltas)} truncated: "
+                        f"{end - pos} of 2 octets present"
+                    )
+                deltas.append(_S16.unpack_from(body, pos)[0])
+                pos += 2
         return _make_twcc(
             sender,
             media,
             base_seq,
-            count,
+            status_count,
             ref_fb >> 8,
             ref_fb & 0xFF,
             tuple(chunks),
@@ -291,15 +305,16 @@ class TransportCcFeedback:
         """Per-packet results: sequence number (wrapping), status, delta and arrival time."""
         deltas = iter(self.deltas)
         ticks = self.reference_time * _TICKS_PER_REFERENCE
+        base = self.base_seq
+        make = _make_status
         out: list[TwccPacketStatus] = []
         for i, symbol in enumerate(self.statuses):
-            seq = seq_add(self.base_seq, i)
-            if symbol in (SYMBOL_SMALL_DELTA, SYMBOL_LARGE_DELTA):
+            if symbol in _DELTA_SIZE:
                 delta = next(deltas)
                 ticks += delta
-                out.append(TwccPacketStatus(seq, symbol, delta, ticks * TICK_US))
+                out.append(make(seq_add(base, i), symbol, delta, ticks * TICK_US))
             else:
-                out.append(TwccPacketStatus(seq, symbol, None, None))
+                out.append(make(seq_add(base, i), symbol, None, None))
         return out
 
     @classmethod
