@@ -240,3 +240,13 @@ def test_series_kept_for_plots() -> None:
     ((_key, series),) = analyzer.series.items()
     assert [p[1] for p in series] == [1000, 1001, 1003, 1004]
     assert [p[3] for p in series] == [0, 0, 1, 1]  # cumulative loss
+
+
+def test_bitrate_series_bins_and_partial_last_bin() -> None:
+    from rtpstack.capture.plot import bitrate_series
+
+    series = [(0.0, 0, 0.0, 0, 1000), (0.5, 1, 0.0, 0, 1000), (1.25, 2, 0.0, 0, 500)]
+    edges, values = bitrate_series(series)
+    assert edges == [0.0, 1.0, 1.25]
+    assert values == [16.0, 16.0]  # 2000 B in 1 s; 500 B in the last 0.25 s
+    assert bitrate_series([]) == ([], [])

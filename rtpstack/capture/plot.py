@@ -35,14 +35,22 @@ def _safe(name: str) -> str:
 def bitrate_series(
     series: list[tuple[float, int, float, int, int]], bin_s: float = 1.0
 ) -> tuple[list[float], list[float]]:
-    """Bitrate (kbit/s) per ``bin_s`` window from a stream's per-packet series."""
+    """Bitrate (kbit/s) per ``bin_s`` window from a stream's per-packet series.
+
+    Returns the bin edges (one more than the values, the last one being the stream's end) and
+    the values; the last, partial bin is divided by the time it really covers.
+    """
     if not series:
         return [], []
-    nbins = int(series[-1][0] // bin_s) + 1
+    end = series[-1][0]
+    nbins = int(end // bin_s) + 1
     sums = [0] * nbins
     for t, _seq, _jit, _lost, size in series:
         sums[int(t // bin_s)] += size
-    return [i * bin_s for i in range(nbins)], [b * 8 / bin_s / 1000 for b in sums]
+    widths = [bin_s] * nbins
+    widths[-1] = max(end - (nbins - 1) * bin_s, bin_s / 4)
+    edges = [i * bin_s for i in range(nbins)] + [(nbins - 1) * bin_s + widths[-1]]
+    return edges, [b * 8 / w / 1000 for b, w in zip(sums, widths, strict=True)]
 
 
 def _label(key: StreamKey) -> str:
@@ -85,8 +93,9 @@ def plot_analysis(analysis: CaptureAnalysis, out_dir: str | Path) -> list[Path]:
         written.append(path)
     fig, ax = plt.subplots(figsize=(9, 4))
     for key, series in analysis.series.items():
-        xs, ys = bitrate_series(series)
-        ax.step(xs, ys, where="post", label=_label(key))
+        edges, values = bitrate_series(series)
+        if values:
+            ax.stairs(values, edges, label=_label(key), linewidth=1.5)
     ax.set_xlabel("time since stream start (s)")
     ax.set_ylabel("kbit/s (1 s bins)")
     ax.set_title(f"{analysis.name}: bitrate per stream", fontsize=10)
