@@ -95,3 +95,21 @@ def test_ci_builds_the_c_backend() -> None:
     from rtpstack.sframe import load_backend
 
     assert load_backend("c").NAME == "c"
+
+
+@settings(max_examples=300, deadline=None)
+@given(frame=st.binary(max_size=60), backend=st.sampled_from(["c", "python"]))
+def test_receiver_raises_only_sframe_errors_on_garbage(frame: bytes, backend: str) -> None:
+    from rtpstack.errors import SFrameError
+    from rtpstack.sframe import SFrameReceiver
+
+    be = backend_module(backend)
+    rx = SFrameReceiver(1, ratchet_bits=2, backend=be)
+    for kid in (0, 1, 5, 0x10):
+        rx.add_key(kid, b"k" * 16)
+    try:
+        rx.decrypt(frame)
+    except SFrameError:
+        pass
+    else:  # pragma: no cover - a random frame authenticating is a 2**-80 event
+        pytest.fail("a random frame authenticated")

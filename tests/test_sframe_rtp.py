@@ -142,3 +142,16 @@ def test_rtp_packets_keep_codec_fields_and_extensions_in_clear() -> None:
 def test_marker_false_stays_false() -> None:
     pkts = packetize_rtp(b"x" * 50, RtpPacket(ssrc=1), 10, 20, marker=False)
     assert not any(p.marker for p in pkts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 0xFFFF), st.integers(0, 2**32 - 1), st.booleans(),
+                          st.binary(max_size=8)), max_size=60))
+def test_reassembler_never_crashes_on_arbitrary_packets(
+    packets: list[tuple[int, int, bool, bytes]]
+) -> None:
+    r = FrameReassembler(max_packets=16, max_age=64)
+    for seq, ts, marker, payload in packets:
+        for f in r.push(seq, ts, marker, payload):
+            assert isinstance(f.data, bytes)
+    assert len(r._buf) <= 16

@@ -104,3 +104,21 @@ def test_main_branch_vectors_for_rfc_suites_agree(be: ModuleType) -> None:
         k = be.SFrameKey(v["cipher_suite"], v["kid"], key, salt)
         ct = k.encrypt(v["ctr"], bytes.fromhex(v["metadata"]), bytes.fromhex(v["pt"]))
         assert ct.hex() == v["ct"]
+
+
+@pytest.mark.parametrize(("suite", "hash_len"), [(1, 32), (4, 32), (5, 64)])
+def test_ratchet_matches_independent_hkdf(suite: int, hash_len: int) -> None:
+    """RFC 9605 5.1: next base key = HKDF-Expand(HKDF-Extract("", key), "SFrame 1.0 Ratchet", Nh),
+    checked against cryptography's HKDFExpand."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
+    from rtpstack.sframe import ratchet_base_key
+
+    algo = hashes.SHA512() if suite == 5 else hashes.SHA256()
+    name = "sha512" if suite == 5 else "sha256"
+    base = bytes(range(16))
+    prk = hkdf_extract(name, b"", base)
+    want = HKDFExpand(algorithm=algo, length=hash_len, info=b"SFrame 1.0 Ratchet").derive(prk)
+    assert ratchet_base_key(suite, base) == want
+    assert len(want) == hash_len
