@@ -516,3 +516,39 @@ def test_arbitrary_bytes_raise_only_srtp_errors_and_engines_agree(
             session = SrtpSession(keys, engine=engine)  # type: ignore[arg-type]
             results.append(outcome(getattr(session, op), data))  # anything else propagates
         assert results[0] == results[1], op
+
+
+def test_package_and_python_engine_work_without_pylibsrtp() -> None:
+    """In a fresh interpreter where pylibsrtp cannot be imported, 'auto' picks Python."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['pylibsrtp'] = None\n"
+        "from rtpstack.srtp import SrtpKeyingMaterial, SrtpSession, libsrtp_available\n"
+        "assert not libsrtp_available()\n"
+        "k = SrtpKeyingMaterial.generate()\n"
+        "s = SrtpSession(k, engine='auto')\n"
+        "assert s.engine == 'python'\n"
+        "p = bytes.fromhex('80600001000000010000abcd') + b'x'\n"
+        "assert s.unprotect(s.protect(p)) == p\n"
+        "try:\n"
+        "    SrtpSession(k, engine='libsrtp')\n"
+        "except ImportError:\n"
+        "    print('libsrtp engine: ImportError')\n"
+    )
+    done = subprocess.run(
+        ["timeout", "-k", "2", "60", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=70,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "libsrtp engine: ImportError"
+
+
+def test_auto_engine_prefers_libsrtp_when_installed() -> None:
+    assert SrtpSession(SrtpKeyingMaterial.generate(), engine="auto").engine == "libsrtp"
+    with pytest.raises(ValueError, match=r"^unknown SRTP engine 'c' \(libsrtp, python or auto\)$"):
+        SrtpSession(SrtpKeyingMaterial.generate(), engine="c")  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ Public API (stable; other packages depend on it)::
     keys = SrtpKeyingMaterial.generate()                      # AEAD_AES_128_GCM by default
     tx = SrtpSession(keys)                                    # engine="libsrtp", any SSRC
     rx = SrtpSession(keys, engine="python", ssrc=0x1234, replay_window=1024)
+    SrtpSession(keys, engine="auto")                          # libsrtp if installed
     srtp = tx.protect(rtp);          rtp = rx.unprotect(srtp)
     srtcp = tx.protect_rtcp(rtcp);   rtcp = rx.unprotect_rtcp(srtcp)
     tx.rekey(new_keys)                                        # no packet lost in flight
@@ -55,6 +56,7 @@ from rtpstack.srtp.session import (
     EngineName,
     SrtpEngine,
     SrtpSession,
+    libsrtp_available,
 )
 
 __all__ = [
@@ -84,6 +86,7 @@ __all__ = [
     "export_length",
     "format_crypto_attribute",
     "keying_from_dtls_export",
+    "libsrtp_available",
     "parse_crypto_attribute",
     "srtp_kdf",
 ]

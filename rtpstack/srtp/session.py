@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
-from rtpstack.srtp.engine_libsrtp import LibsrtpEngine
 from rtpstack.srtp.engine_python import PythonSrtpEngine
 from rtpstack.srtp.errors import SrtpError, SrtpMalformedError
 from rtpstack.srtp.profiles import SrtpKeyingMaterial, SrtpProfile
@@ -29,9 +28,10 @@ __all__ = [
     "EngineName",
     "SrtpEngine",
     "SrtpSession",
+    "libsrtp_available",
 ]
 
-EngineName = Literal["libsrtp", "python"]
+EngineName = Literal["libsrtp", "python", "auto"]
 DEFAULT_REPLAY_WINDOW = 128
 DEFAULT_GRACE_PACKETS = 1024
 
@@ -50,8 +50,25 @@ class SrtpEngine(Protocol):
     def unprotect_rtcp(self, packet: bytes) -> bytes: ...
 
 
+def libsrtp_available() -> bool:
+    """True when ``pylibsrtp`` can be imported (the ``"libsrtp"`` engine works)."""
+    try:
+        import pylibsrtp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _resolve(engine: str) -> Literal["libsrtp", "python"]:
+    if engine == "auto":
+        return "libsrtp" if libsrtp_available() else "python"
+    if engine in ("libsrtp", "python"):
+        return engine  # type: ignore[return-value]
+    raise ValueError(f"unknown SRTP engine {engine!r} (libsrtp, python or auto)")
+
+
 def _make(
-    engine: EngineName,
+    engine: Literal["libsrtp", "python"],
     keys: SrtpKeyingMaterial,
     *,
     ssrc: int | None,
@@ -59,14 +76,18 @@ def _make(
     replay_window: int,
     allow_repeat_tx: bool,
 ) -> SrtpEngine:
-    cls: type[LibsrtpEngine] | type[PythonSrtpEngine]
     if engine == "libsrtp":
-        cls = LibsrtpEngine
-    elif engine == "python":
-        cls = PythonSrtpEngine
-    else:
-        raise ValueError(f"unknown SRTP engine {engine!r} (libsrtp or python)")
-    return cls(
+        # imported here so that the package (and the Python engine) work without pylibsrtp
+        from rtpstack.srtp.engine_libsrtp import LibsrtpEngine
+
+        return LibsrtpEngine(
+            keys,
+            ssrc=ssrc,
+            outbound=outbound,
+            replay_window=replay_window,
+            allow_repeat_tx=allow_repeat_tx,
+        )
+    return PythonSrtpEngine(
         keys,
         ssrc=ssrc,
         outbound=outbound,
@@ -81,7 +102,8 @@ class SrtpSession:
     :param keys: keys for ``protect``/``protect_rtcp`` (and for unprotecting unless
         ``inbound_keys`` is given).
     :param inbound_keys: keys for ``unprotect``/``unprotect_rtcp`` when they differ.
-    :param engine: ``"libsrtp"`` (default) or ``"python"`` (the byte-identical twin).
+    :param engine: ``"libsrtp"`` (default), ``"python"`` (the byte-identical twin), or
+        ``"auto"`` (libsrtp when ``pylibsrtp`` is installed, else Python).
     :param ssrc: bind the keys to this SSRC only; ``None`` (default) accepts any SSRC.
     :param replay_window: SRTP replay window in packets, 64..32767 (SRTCP uses 128).
     :param allow_repeat_tx: allow protecting the same sequence number twice (retransmission).
@@ -119,7 +141,7 @@ class SrtpSession:
             raise ValueError(f"ssrc must be a 32-bit value, got {ssrc}")
         if grace_packets < 0:
             raise ValueError(f"grace_packets must not be negative, got {grace_packets}")
-        self._engine: EngineName = engine
+        self._engine = _resolve(engine)
         self._ssrc = ssrc
         self._replay_window = replay_window
         self._allow_repeat_tx = allow_repeat_tx
@@ -142,8 +164,8 @@ class SrtpSession:
         )
 
     @property
-    def engine(self) -> EngineName:
-        """The engine name, ``"libsrtp"`` or ``"python"``."""
+    def engine(self) -> Literal["libsrtp", "python"]:
+        """The engine in use, ``"libsrtp"`` or ``"python"`` (``"auto"`` resolved)."""
         return self._engine
 
     @property
