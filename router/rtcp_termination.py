@@ -15,7 +15,8 @@ The router does not forward RTCP between participants. Instead, per hop:
   ``nack_repeat_interval``).
 
 All sends are compound (RR or SR first, SDES CNAME last) and protected with the receiving
-client's hop key.
+client's hop key. Packets are parsed and built with :mod:`rtpstack.rtcp`'s typed values: RTCP
+runs at a few packets per second per participant, far from the RTP hot path.
 """
 
 from __future__ import annotations
@@ -27,25 +28,24 @@ import pylibsrtp
 
 from router.drops import DropReason
 from router.forwarding.model import Participant, Stream, Subscription
-from router.forwarding.rtcpwire import (
-    FMT_FIR,
-    FMT_NACK,
-    FMT_PLI,
-    PT_PSFB,
-    PT_RR,
-    PT_RTPFB,
-    PT_SR,
-    RtcpMalformed,
-    build_fir,
-    build_nack,
-    build_pli,
-    build_rr,
-    build_sdes_cname,
-    build_sr,
-    iter_compound,
-    nack_seqs,
-    ntp_from_seconds,
+from rtpstack.errors import RtcpParseError
+from rtpstack.rtcp import (
+    SDES_CNAME,
+    Fir,
+    FirEntry,
+    GenericNack,
+    Pli,
+    ReceiverReport,
+    ReportBlock,
+    SdesChunk,
+    SdesItem,
+    SenderReport,
+    SourceDescription,
+    ntp_from_unix,
+    parse_compound,
+    serialize_compound,
 )
+from rtpstack.rtcp.compound import RtcpPacket
 from rtpstack.seqnum import seq_add, ts_add
 
 if TYPE_CHECKING:
@@ -55,10 +55,12 @@ __all__ = ["SRS_PER_COMPOUND", "RtcpTerminator"]
 
 #: How many SRs go in one compound packet to a subscriber (keeps it well under the MTU).
 SRS_PER_COMPOUND = 20
+#: Report blocks per RR (RFC 3550: a 5-bit count).
+_MAX_BLOCKS = 31
 
 _U32 = struct.Struct(">I")
-_SR_INFO = struct.Struct(">IQI")
-_BLOCK = struct.Struct(">IB3sIIII")
+_NTP_FRAC = 1 << 32
+_U32_MOD = 1 << 32
 
 
 class RtcpTerminator:
@@ -79,11 +81,11 @@ class RtcpTerminator:
             return
         part, plain = auth
         try:
-            parts = iter_compound(plain)
-        except RtcpMalformed:
+            packets = parse_compound(plain)
+        except RtcpParseError:
             core.drops.add(DropReason.MALFORMED_RTCP)
             return
-        sender = _U32.unpack_from(plain, 4)[0] if len(plain) >= 8 else 0
+        sender = _U32.unpack_from(plain, 4)[0]
         if sender != part.rtcp_ssrc and sender not in part.streams:
             core.drops.add(
                 DropReason.SSRC_HIJACK if core.stream_owner(sender) is not None
@@ -91,26 +93,26 @@ class RtcpTerminator:
             )
             return
         core.rtcp_in += 1
-        for pt, fmt, start, end in parts:
-            if pt == PT_SR and end - start >= 28:
-                self._on_sr(part, plain, start, now)
-                self._on_blocks(part, plain, start + 28, end, fmt)
-            elif pt == PT_RR and end - start >= 8:
-                self._on_blocks(part, plain, start + 8, end, fmt)
-            elif pt == PT_RTPFB and fmt == FMT_NACK and end - start >= 16:
-                sub = self._feedback_sub(part, _U32.unpack_from(plain, start + 8)[0])
+        for pkt in packets:
+            if isinstance(pkt, SenderReport):
+                self._on_sr(part, pkt, now)
+                self._on_blocks(part, pkt.reports)
+            elif isinstance(pkt, ReceiverReport):
+                self._on_blocks(part, pkt.reports)
+            elif isinstance(pkt, GenericNack):
+                sub = self._feedback_sub(part, pkt.media_ssrc)
                 if sub is not None:
-                    self._on_nack(sub, nack_seqs(plain, start, end), now, out)
-            elif pt == PT_PSFB and fmt == FMT_PLI and end - start >= 12:
-                sub = self._feedback_sub(part, _U32.unpack_from(plain, start + 8)[0])
+                    self._on_nack(sub, pkt.lost_sequence_numbers, now, out)
+            elif isinstance(pkt, Pli):
+                sub = self._feedback_sub(part, pkt.media_ssrc)
                 if sub is not None:
                     self.request_keyframe(sub.stream, now, False, out)
-            elif pt == PT_PSFB and fmt == FMT_FIR and end - start >= 20:
-                for off in range(start + 12, end - 7, 8):
-                    sub = self._feedback_sub(part, _U32.unpack_from(plain, off)[0])
+            elif isinstance(pkt, Fir):
+                for entry in pkt.entries:
+                    sub = self._feedback_sub(part, entry.ssrc)
                     if sub is not None:
                         self.request_keyframe(sub.stream, now, True, out)
-            # SDES, BYE, APP, XR and unknown types end here: RTCP is terminated per hop.
+            # SDES, BYE, APP, XR, REMB, TWCC and unknown types end here: RTCP is per hop.
 
     def _feedback_sub(self, part: Participant, media_ssrc: int) -> Subscription | None:
         sub = part.subs.get(media_ssrc)
@@ -118,26 +120,21 @@ class RtcpTerminator:
             self.core.drops.add(DropReason.FEEDBACK_UNKNOWN_SSRC)
         return sub
 
-    def _on_sr(self, part: Participant, plain: bytes, start: int, now: float) -> None:
-        ssrc, ntp, rtp = _SR_INFO.unpack_from(plain, start + 4)
-        stream = part.streams.get(ssrc)
+    def _on_sr(self, part: Participant, sr: SenderReport, now: float) -> None:
+        stream = part.streams.get(sr.ssrc)
         if stream is None:
             return
-        stream.sr_ntp = ntp
-        stream.sr_rtp = rtp
+        stream.sr_ntp = sr.ntp_timestamp
+        stream.sr_rtp = sr.rtp_timestamp
         stream.sr_arrival = now
-        stream.stats.on_sender_report(ntp, now)
+        stream.stats.on_sender_report(sr.ntp_timestamp, now)
 
-    def _on_blocks(self, part: Participant, plain: bytes, off: int, end: int, count: int) -> None:
-        for _ in range(count):
-            if off + 24 > end:
-                return
-            ssrc, fraction, _lost, _ext, jitter, _lsr, _dlsr = _BLOCK.unpack_from(plain, off)
-            sub = part.subs.get(ssrc)
+    def _on_blocks(self, part: Participant, blocks: tuple[ReportBlock, ...]) -> None:
+        for block in blocks:
+            sub = part.subs.get(block.ssrc)
             if sub is not None:
-                sub.remote_fraction_lost = fraction
-                sub.remote_jitter = jitter
-            off += 24
+                sub.remote_fraction_lost = block.fraction_lost
+                sub.remote_jitter = block.jitter
 
     def _on_nack(
         self, sub: Subscription, seqs: list[int], now: float, out: list[Datagram]
@@ -170,8 +167,8 @@ class RtcpTerminator:
             for s in [s for s, t in asked.items() if now - t > core.cache_age]:
                 del asked[s]
         pub = stream.owner
-        fb = build_nack(pub.router_ssrc, stream.ssrc, fresh)
-        if self._send(pub, build_rr(pub.router_ssrc) + fb, out):
+        nack = GenericNack.from_lost(pub.router_ssrc, stream.ssrc, fresh)
+        if self._send(pub, [ReceiverReport(pub.router_ssrc), nack], out):
             core.nacks_upstream += 1
 
     # ------------------------------------------------------------------ outgoing
@@ -184,17 +181,19 @@ class RtcpTerminator:
             core.drops.add(DropReason.KEYFRAME_RATE_LIMITED)
             return
         pub = stream.owner
+        fb: Fir | Pli
         if fir:
-            fb = build_fir(pub.router_ssrc, stream.ssrc, stream.fir_seq)
+            fb = Fir(pub.router_ssrc, (FirEntry(stream.ssrc, stream.fir_seq),))
             stream.fir_seq = (stream.fir_seq + 1) % 256
         else:
-            fb = build_pli(pub.router_ssrc, stream.ssrc)
-        if self._send(pub, build_rr(pub.router_ssrc) + fb, out):
+            fb = Pli(pub.router_ssrc, stream.ssrc)
+        if self._send(pub, [ReceiverReport(pub.router_ssrc), fb], out):
             stream.last_keyframe_request = now
             core.keyframe_requests += 1
 
     def send_reports(self, now: float, out: list[Datagram]) -> None:
         """RRs to publishers and SRs to subscribers, one or more compounds per client."""
+        cname = SourceDescription(())
         for part in self.core.participants.values():
             if part.addr is None:
                 continue
@@ -204,35 +203,37 @@ class RtcpTerminator:
                 if s.stats.received
             ]
             srs = [self.sender_report(sub, now) for sub in part.subs.values() if sub.started]
-            while blocks or srs:
-                chunk_blocks, blocks = blocks[:31], blocks[31:]
-                chunk_srs, srs = srs[:SRS_PER_COMPOUND], srs[SRS_PER_COMPOUND:]
-                compound = (
-                    build_rr(part.router_ssrc, chunk_blocks)
-                    + b"".join(chunk_srs)
-                    + build_sdes_cname(part.router_ssrc, self.core.cname)
+            if blocks or srs:
+                cname = SourceDescription(
+                    (SdesChunk(part.router_ssrc, (SdesItem(SDES_CNAME, self.core.cname),)),)
                 )
-                self._send(part, compound, out)
+            while blocks or srs:
+                chunk_blocks, blocks = blocks[:_MAX_BLOCKS], blocks[_MAX_BLOCKS:]
+                chunk_srs, srs = srs[:SRS_PER_COMPOUND], srs[SRS_PER_COMPOUND:]
+                packets: list[RtcpPacket] = [ReceiverReport(part.router_ssrc, tuple(chunk_blocks))]
+                packets += chunk_srs
+                packets.append(cname)
+                self._send(part, packets, out)
 
-    def sender_report(self, sub: Subscription, now: float) -> bytes:
+    def sender_report(self, sub: Subscription, now: float) -> SenderReport:
         """The SR for one subscription, in the subscriber's SSRC and timestamp domain."""
         stream = sub.stream
         rate = stream.clock_rate
         if stream.sr_ntp is not None and not sub.rebase:
             dt = now - stream.sr_arrival
-            ntp = stream.sr_ntp + int(dt * 4294967296.0)
+            ntp = (stream.sr_ntp + round(dt * _NTP_FRAC)) % (1 << 64)
             rtp = ts_add(stream.sr_rtp, round(dt * rate) + sub.ts_off)
         else:
-            ntp = ntp_from_seconds(now + self.core.wall_offset)
+            ntp = ntp_from_unix(now + self.core.wall_offset)
             rtp = ts_add(sub.last_ts, round((now - sub.last_time) * rate))
-        return build_sr(sub.out_ssrc, ntp, rtp, sub.packets, sub.octets)
+        return SenderReport(sub.out_ssrc, ntp, rtp, sub.packets % _U32_MOD, sub.octets % _U32_MOD)
 
-    def _send(self, part: Participant, plain: bytes, out: list[Datagram]) -> bool:
+    def _send(self, part: Participant, packets: list[RtcpPacket], out: list[Datagram]) -> bool:
         if part.addr is None:
             return False
         try:
-            pkt = part.crypto.tx.protect_rtcp(plain)
-        except pylibsrtp.Error:
+            pkt = part.crypto.tx.protect_rtcp(serialize_compound(packets))
+        except (pylibsrtp.Error, ValueError):
             self.core.drops.add(DropReason.PROTECT_FAILED)
             return False
         out.append((pkt, part.addr))

@@ -5,13 +5,13 @@ Time is a parameter: ``now`` is seconds on any monotonic clock the caller uses c
 
 from __future__ import annotations
 
-import struct
-
+from rtpstack.rtcp import ReportBlock
+from rtpstack.rtcp.ntp import ntp_to_compact
 from rtpstack.seqnum import SeqUnwrapper, ts_diff
 
 __all__ = ["ReceiveStats"]
 
-_BLOCK = struct.Struct(">IB3sIIII")
+_U32_MOD = 1 << 32
 
 
 class ReceiveStats:
@@ -78,11 +78,11 @@ class ReceiveStats:
 
     def on_sender_report(self, ntp: int, now: float) -> None:
         """Remember the publisher's SR (64-bit NTP) for LSR/DLSR."""
-        self.sr_ntp_mid = (ntp >> 16) & 0xFFFFFFFF
+        self.sr_ntp_mid = ntp_to_compact(ntp)
         self.sr_arrival = now
 
-    def report_block(self, ssrc: int, now: float) -> bytes:
-        """A 24-byte RFC 3550 report block about ``ssrc``; advances the fraction-lost interval."""
+    def report_block(self, ssrc: int, now: float) -> ReportBlock:
+        """An RFC 3550 report block about ``ssrc``; advances the fraction-lost interval."""
         expected = self.expected
         expected_interval = expected - self._expected_prior
         received_interval = self.received - self._received_prior
@@ -92,17 +92,15 @@ class ReceiveStats:
         fraction = 0
         if expected_interval > 0 and lost_interval > 0:
             fraction = min(255, (lost_interval << 8) // expected_interval)
-        lost = max(-0x800000, min(0x7FFFFF, self.lost))
-        lost24 = (lost & 0xFFFFFF).to_bytes(3, "big")
         dlsr = 0
         if self.sr_arrival is not None:
-            dlsr = max(0, int((now - self.sr_arrival) * 65536)) & 0xFFFFFFFF
-        return _BLOCK.pack(
+            dlsr = max(0, round((now - self.sr_arrival) * 65536)) % _U32_MOD
+        return ReportBlock(
             ssrc,
             fraction,
-            lost24,
-            self.max_ext_seq & 0xFFFFFFFF,
-            int(self.jitter) & 0xFFFFFFFF,
+            max(-0x800000, min(0x7FFFFF, self.lost)),
+            self.max_ext_seq % _U32_MOD,
+            int(self.jitter) % _U32_MOD,
             self.sr_ntp_mid,
             dlsr,
         )
