@@ -376,7 +376,8 @@ class CaptureAnalyzer:
         self.frames = 0
         self.origin_ns: int | None = None
         self.drops: dict[str, int] = {}
-        self.streams: dict[StreamKey, StreamStats] = {}
+        #: (src, sport, dst, dport, ssrc, transport) -> statistics
+        self.streams: dict[tuple[str, int, str, int, int, str], StreamStats] = {}
         self.rtcp = RtcpTracker()
         self._ip = IpDecoder()
         self._secure_flows: set[tuple[str, int, str, int]] = set()
@@ -487,10 +488,10 @@ class CaptureAnalyzer:
             if self.hints.payload_types and hdr.payload_type not in self.hints.payload_types:
                 self._drop("payload type filtered out")
                 continue
-            key = StreamKey(seg.src, seg.sport, seg.dst, seg.dport, hdr.ssrc, transport)
-            st = self.streams.get(key)
+            tkey = (seg.src, seg.sport, seg.dst, seg.dport, hdr.ssrc, transport)
+            st = self.streams.get(tkey)
             if st is None:
-                st = self.streams[key] = StreamStats(key, self.keep_series)
+                st = self.streams[tkey] = StreamStats(StreamKey(*tkey), self.keep_series)
             st.secure = st.secure or secure
             st.add(t_ns, hdr, len(data), self.hints.clock_rate(hdr.payload_type))
             out.append(MediaPacket(frame, t_ns, seg.src, seg.sport, seg.dst, seg.dport,
@@ -517,10 +518,10 @@ class CaptureAnalyzer:
     def accepted(self) -> list[StreamStats]:
         """Streams that survive the stream-level check: two packets or more, or a single
         packet on a flow that carries other RTP streams or RTCP."""
-        multi = {k.flow() for k, s in self.streams.items() if s.packets >= 2}
+        multi = {s.key.flow() for s in self.streams.values() if s.packets >= 2}
         keep = [
-            s for k, s in self.streams.items()
-            if s.packets >= 2 or k.flow() in multi or k.flow() in self._rtcp_flows
+            s for s in self.streams.values()
+            if s.packets >= 2 or s.key.flow() in multi or s.key.flow() in self._rtcp_flows
         ]
         keep.sort(key=lambda s: (s.first_ns, s.key.src, s.key.sport, s.key.ssrc))
         return keep
