@@ -21,9 +21,14 @@ from router.auth import ApiCredentials, Role, mint_client_token
 from router.config import PortRange, RouterConfig
 from router.testing import RouterHarness
 from rtpstack.client import (
+    ACTIVE_SPEAKER,
     ENCRYPTION_SECRET_MATCH,
     ENCRYPTION_SECRET_MISMATCH,
     KEYFRAME_REQUESTED,
+    PARTICIPANT_JOINED,
+    PARTICIPANT_LEFT,
+    STREAM_CREATED,
+    AudioSource,
     Client,
     SignalingError,
     frame_label,
@@ -297,6 +302,25 @@ async def test_unsubscribe_stops_the_stream(room: Room) -> None:
     await asyncio.sleep(0.2)
     assert bob.stats().received == {}
     assert bob.stats().drops.get("unknown_ssrc", 0) <= 2  # in flight at most
+
+
+async def test_participant_stream_and_active_speaker_events(room: Room) -> None:
+    sid = await room.session(e2ee=True)
+    alice = await room.client(sid, "alice")
+    bob = await room.client(sid, "bob")
+    joined = await alice.wait_event(PARTICIPANT_JOINED, 2.0)
+    assert joined is not None and joined.get("participant", {}).get("participant_id") == "bob"
+    await alice.publish("audio")  # talking: levels -20..-44 dBov
+    await bob.publish("audio", source=AudioSource(talking=False))  # silence: 127
+    created = await bob.wait_event(STREAM_CREATED, 2.0)
+    assert created is not None and created.get("stream", {}).get("participant_id") == "alice"
+    await asyncio.gather(alice.run_media(1.2), bob.run_media(1.2))
+    for c in (alice, bob):
+        ev = await c.wait_event(ACTIVE_SPEAKER, 1.0)
+        assert ev is not None and ev.get("participant_id") == "alice", c.participant_id
+    await bob.close()
+    left = await alice.wait_event(PARTICIPANT_LEFT, 2.0)
+    assert left is not None and left.get("participant_id") == "bob"
 
 
 async def test_archive_of_e2ee_session_is_refused(room: Room) -> None:

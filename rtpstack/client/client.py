@@ -130,6 +130,7 @@ class Client:
         drop_outgoing: DropHook | None = None,
         drop_incoming: DropHook | None = None,
         request_timeout: float = 5.0,
+        max_lifetime: float = 3600.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
@@ -138,6 +139,7 @@ class Client:
         self.drop_outgoing = drop_outgoing
         self.drop_incoming = drop_incoming
         self.request_timeout = request_timeout
+        self.max_lifetime = max_lifetime
         self._nack = nack
         self._pli = pli
         self.participant_id = ""
@@ -487,7 +489,8 @@ class Client:
         self._changed.set()
 
     async def _timer_loop(self) -> None:
-        while True:
+        # bounded: at most max_lifetime seconds of ticks (RRs, NACKs, PLIs), then silence
+        for _ in range(int(self.max_lifetime / _TICK) + 1):
             core = self.core
             if core is not None:
                 self._flush(core.tick(self.now()))
