@@ -22,6 +22,8 @@ from typing import Any
 
 from rtpstack.e2ee.events import ENCRYPTION_SECRET_MATCH, ENCRYPTION_SECRET_MISMATCH, SecretEvent
 from rtpstack.e2ee.keys import (
+    EPOCH_BITS,
+    STREAM_BITS,
     base_key_for_kid,
     derive_master_key,
     make_kid,
@@ -33,6 +35,8 @@ from rtpstack.sframe.errors import AuthenticationError
 from rtpstack.sframe.suites import get_suite
 
 __all__ = ["DecryptedFrame", "FrameDecryptor", "FrameEncryptor"]
+
+_SENDER_SHIFT = STREAM_BITS + EPOCH_BITS
 
 
 class FrameEncryptor:
@@ -159,7 +163,7 @@ class FrameDecryptor:
 
     def decrypt(self, frame: bytes, metadata: bytes = b"") -> bytes:
         """The media frame inside one SFrame frame (see :meth:`open`)."""
-        return self.open(frame, metadata).payload
+        return self._open(frame, metadata)[2]
 
     def open(self, frame: bytes, metadata: bytes = b"") -> DecryptedFrame:
         """Check and decrypt one SFrame frame.
@@ -168,8 +172,13 @@ class FrameDecryptor:
         :class:`~rtpstack.sframe.errors.AuthenticationError` (no secret held opens it) or
         :class:`~rtpstack.sframe.errors.ReplayError`.
         """
+        kid, ctr, payload = self._open(frame, metadata)
+        f = split_kid(kid)
+        return DecryptedFrame(f.sender_index, f.stream, f.epoch, ctr, payload)
+
+    def _open(self, frame: bytes, metadata: bytes) -> tuple[int, int, bytes]:
         kid, ctr, _ = self._parse(frame)
-        fields = split_kid(kid)
+        sender = kid >> _SENDER_SHIFT
         bound = self._bound.get(kid)
         if bound is not None:
             bound.window.check(ctr)
@@ -180,9 +189,10 @@ class FrameDecryptor:
             else:
                 bound.window.update(ctr)
         if bound is None:
-            payload = self._bind(kid, frame, metadata, fields.sender_index)
-        self._matched(fields.sender_index, kid)
-        return DecryptedFrame(fields.sender_index, fields.stream, fields.epoch, ctr, payload)
+            payload = self._bind(kid, frame, metadata, sender)
+        if self._mismatched:
+            self._matched(sender, kid)
+        return kid, ctr, payload
 
     def _bind(self, kid: int, frame: bytes, metadata: bytes, sender: int) -> bytes:
         current = self._bound.get(kid)

@@ -47,12 +47,13 @@ def make_key(suite: int, kid: int, base_key: bytes, backend: ModuleType | None =
 class ReplayWindow:
     """A sliding window over counters, like SRTP's: refuses repeats and too-old counters."""
 
-    __slots__ = ("_bits", "_highest", "size")
+    __slots__ = ("_bits", "_highest", "_mask", "size")
 
     def __init__(self, size: int = 128) -> None:
         if size < 1:
             raise ValueError("replay window size must be at least 1")
         self.size = size
+        self._mask = (1 << size) - 1
         self._highest = -1
         self._bits = 0  # bit i set: counter (highest - i) was accepted
 
@@ -70,7 +71,7 @@ class ReplayWindow:
         """Record ``ctr`` as accepted (call only after the frame authenticated)."""
         if ctr > self._highest:
             shift = ctr - self._highest
-            self._bits = ((self._bits << shift) | 1) & ((1 << self.size) - 1)
+            self._bits = ((self._bits << shift) | 1) & self._mask
             self._highest = ctr
         else:
             self._bits |= 1 << (self._highest - ctr)
@@ -227,20 +228,24 @@ class SFrameReceiver:
         Raises :class:`~rtpstack.sframe.errors.MalformedHeaderError`,
         :class:`UnknownKeyIdError`, :class:`AuthenticationError` or :class:`ReplayError`.
         """
+        return OpenedFrame(*self._open(frame, metadata))
+
+    def decrypt(self, frame: bytes, metadata: bytes = b"") -> bytes:
+        """The plaintext of one SFrame frame (see :meth:`open` for the errors)."""
+        return self._open(frame, metadata)[2]
+
+    def _open(self, frame: bytes, metadata: bytes) -> tuple[int, int, bytes]:
         kid, ctr, _ = self._parse(frame)
         entry = self._keys.get(kid)
         if entry is None:
             entry = self._ratchet_to(kid)
-        entry.window.check(ctr)
+        window = entry.window
+        window.check(ctr)
         ctr, plaintext = entry.key.decrypt(frame, metadata)
-        entry.window.update(ctr)
+        window.update(ctr)
         if kid not in self._keys:
             self._install_ratcheted(kid, entry)
-        return OpenedFrame(kid, ctr, plaintext)
-
-    def decrypt(self, frame: bytes, metadata: bytes = b"") -> bytes:
-        """The plaintext of one SFrame frame (see :meth:`open` for the errors)."""
-        return self.open(frame, metadata).plaintext
+        return kid, ctr, plaintext
 
     def _ratchet_to(self, kid: int) -> _Entry:
         r = self.ratchet_bits
