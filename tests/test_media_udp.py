@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import random
+import socket
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -282,3 +284,57 @@ async def test_non_rtp_and_strangers_are_counted(room: Room) -> None:
     room.peers["stranger"] = stranger
     stranger.send(stranger.ep.rtp(0x5555, 1, 0, b"?"))
     assert await until(lambda: room.drops("not_rtp") == 2 and room.drops("unknown_address") == 1)
+
+
+def _two_free_ports() -> int:
+    """A port p such that p and p+1 are free on 127.0.0.1 right now (bounded search)."""
+    rng = random.Random()
+    for _ in range(50):
+        base = rng.randrange(20000, 60000)
+        socks = []
+        try:
+            for port in (base, base + 1):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    pytest.skip("no two consecutive free UDP ports found")
+
+
+async def test_port_range_spreads_participants_and_answers_from_their_port() -> None:
+    base = _two_free_ports()
+    plane = RouterMediaPlane(RouterConfig(media_ports=PortRange(base, base + 1)))
+    await plane.start()
+    peers: list[Peer] = []
+    try:
+        assert plane.ports == [base, base + 1]
+        await plane.add_session("s1", e2ee=False)
+        room = Room(plane)
+        alice, bob = await room.join("alice"), await room.join("bob")
+        peers += [alice, bob]
+        assert (alice.info.port, bob.info.port) == (base, base + 1)
+        pub = publication("aa", "alice", Kind.AUDIO, 0xA1)
+        await plane.add_publication("s1", pub)
+        await plane.add_subscription("s1", "s", "bob", pub)
+        assert await until(lambda: all(p.addr for p in plane.core.participants.values()))
+        froms: list[tuple[str, int]] = []
+        orig = bob.datagram_received
+
+        def record(data: bytes, addr: tuple[str, int]) -> None:
+            froms.append(addr)
+            orig(data, addr)
+
+        bob.datagram_received = record  # type: ignore[method-assign]
+        for i in range(5):
+            alice.send(alice.ep.rtp(0xA1, i, 960 * i, b"x"))
+        assert await until(lambda: len(bob.rtp) == 5)
+        assert {port for _, port in froms} == {base + 1}
+    finally:
+        for p in peers:
+            p.close()
+        await plane.close()
