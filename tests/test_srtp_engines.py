@@ -552,3 +552,14 @@ def test_auto_engine_prefers_libsrtp_when_installed() -> None:
     assert SrtpSession(SrtpKeyingMaterial.generate(), engine="auto").engine == "libsrtp"
     with pytest.raises(ValueError, match=r"^unknown SRTP engine 'c' \(libsrtp, python or auto\)$"):
         SrtpSession(SrtpKeyingMaterial.generate(), engine="c")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_repeat_tx_is_refused_unless_allowed(engine: str) -> None:
+    keys = SrtpKeyingMaterial.generate()
+    strict = SrtpSession(keys, engine=engine)  # type: ignore[arg-type]
+    first = strict.protect(rtp(10))
+    with pytest.raises(SrtpReplayError, match=r"^SRTP replay: packet index already received$"):
+        strict.protect(rtp(10))
+    lenient = SrtpSession(keys, engine=engine, allow_repeat_tx=True)  # type: ignore[arg-type]
+    assert lenient.protect(rtp(10)) == first == lenient.protect(rtp(10))
