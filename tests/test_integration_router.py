@@ -323,6 +323,23 @@ async def test_participant_stream_and_active_speaker_events(room: Room) -> None:
     assert left is not None and left.get("participant_id") == "bob"
 
 
+async def test_router_refusals_reach_the_client_as_signaling_errors(room: Room) -> None:
+    sid = await room.session(e2ee=True)
+    alice = await room.client(sid, "alice")
+    with pytest.raises(SignalingError) as info:
+        await alice.subscribe("no-such-stream")
+    assert info.value.code and "no-such-stream" in info.value.message
+    token = await room.harness.token(sid, participant_id="viewer", role="subscriber")
+    viewer = Client(room.base_url, token)
+    await viewer.connect()
+    room.clients.append(viewer)
+    with pytest.raises(SignalingError) as info:
+        await viewer.publish("audio")
+    assert info.value.code == "forbidden"
+    with pytest.raises(ValueError, match="8 to 256 characters, got 5"):
+        await alice.set_encryption_secret("short")
+
+
 async def test_archive_of_e2ee_session_is_refused(room: Room) -> None:
     sid = await room.session(e2ee=True)
     status, body = await room.harness.api("POST", f"/v1/sessions/{sid}/archives", {})
