@@ -178,6 +178,7 @@ async def test_hijack_and_wrong_key_are_dropped_and_counted(room: Room) -> None:
     await asyncio.sleep(0.05)
     assert [p.payload for p in bob.rtp] == [b"real"]
     # The stranger never became alice.
+    assert alice.transport is not None
     assert room.plane.core.participants["s1\x00alice"].addr == alice.transport.get_extra_info(
         "sockname")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -111,11 +112,11 @@ def test_recorder_refuses_bad_input(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-async def plane() -> RouterMediaPlane:
+async def plane() -> AsyncIterator[RouterMediaPlane]:
     p = RouterMediaPlane(RouterConfig(media_ports=PortRange(0, 0)),
                          core=ForwardingCore(rtcp_interval=0.2))
     await p.start()
-    yield p  # type: ignore[misc]
+    yield p
     await p.close()
 
 

@@ -23,17 +23,13 @@ import os
 import random
 import socket
 import struct
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import pylibsrtp
 
-import pylibsrtp  # noqa: E402
-
-from router.forwarding import ForwardingCore, HopKeys  # noqa: E402
-from router.forwarding.hop import HopCrypto  # noqa: E402
-from rtpstack.rtp import RtpPacket  # noqa: E402
+from router.forwarding import ForwardingCore, HopKeys
+from router.forwarding.hop import HopCrypto
+from rtpstack.rtp import RtpPacket
 
 N_CORE = 20000
 
