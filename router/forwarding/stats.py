@@ -55,6 +55,8 @@ class ReceiveStats:
             self.max_ext_seq = ext
         elif ext > self.max_ext_seq:
             self.max_ext_seq = ext
+        elif ext < self.base_ext_seq:
+            self.base_ext_seq = ext  # reordered start of the stream: not a duplicate, not loss
         self.received += 1
         self.bytes += size
         arrival = int(now * self.clock_rate)
