@@ -250,3 +250,18 @@ def test_bitrate_series_bins_and_partial_last_bin() -> None:
     assert edges == [0.0, 1.0, 1.25]
     assert values == [16.0, 16.0]  # 2000 B in 1 s; 500 B in the last 0.25 s
     assert bitrate_series([]) == ([], [])
+
+
+def test_malformed_rtcp_compound_falls_back_to_header_counts() -> None:
+    from rtpstack.capture.rtcpstats import RtcpTracker
+
+    tracker = RtcpTracker()
+    garbage_tail = b"\x80\xc8\x00\x10" + b"\0" * 8  # claims 68 octets, has 12
+    assert tracker.feed(_rr(7, 9, 0, 0) + garbage_tail, 1.0, "a", 1, "b", 2)
+    (snd,) = tracker.senders.values()
+    assert (snd.packets, snd.counts["rr"], snd.counts["malformed"]) == (1, 1, 1)
+    assert snd.reports[9] == (12 / 256, 3, 40)
+    # SRTCP: only the clear first header counts, the rest is ciphertext
+    assert tracker.feed(_sr(7, 1, 2) + b"\x12" * 30, 2.0, "a", 1, "b", 2, encrypted=True)
+    assert snd.counts["sr"] == 1 and snd.encrypted
+    assert not tracker.feed(b"\x00" * 12, 3.0, "a", 1, "b", 2)

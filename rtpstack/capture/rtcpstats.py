@@ -6,9 +6,11 @@ capture sees both directions: a report block (in an SR or RR) whose LSR names an
 earlier gives ``RTT = t(report) - t(SR) - DLSR`` (RFC 3550 6.4.1), with both times taken
 from the capture, which is exact when the capture point is at the SR's sender.
 
-For SRTCP only the first header and the sender SSRC are in clear; pass ``encrypted=True`` and
-only that first packet is counted. Headers are read with a small private walker that stops at
-the first malformed packet (drop, don't crash); it needs nothing but the RTCP framing.
+Clear compounds are decoded with :func:`rtpstack.rtcp.parse_compound`. For SRTCP only the
+first header and the sender SSRC are in clear; pass ``encrypted=True`` and only that first
+packet is counted. SRTCP and compounds that the typed parser rejects (RFC 3550 A.2 drops them
+whole) are read with a small header walker that counts what it can and marks the rest
+``malformed`` (drop, don't crash).
 """
 
 from __future__ import annotations
@@ -16,6 +18,24 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from typing import Any
+
+from rtpstack.errors import RtcpParseError
+from rtpstack.rtcp import (
+    AppPacket,
+    Bye,
+    ExtendedReport,
+    Fir,
+    GenericNack,
+    Pli,
+    ReceiverReport,
+    Remb,
+    ReportBlock,
+    RtcpPacket,
+    SenderReport,
+    SourceDescription,
+    TransportCcFeedback,
+    parse_compound,
+)
 
 __all__ = ["RtcpSenderSummary", "RtcpTracker", "RttStats"]
 
@@ -112,6 +132,84 @@ class RtcpTracker:
         *, encrypted: bool = False,
     ) -> bool:
         """Account one RTCP datagram; False when not even its first header is valid."""
+        if not encrypted:
+            try:
+                typed = parse_compound(data)
+            except RtcpParseError:
+                typed = None
+            if typed is not None:
+                self._typed(typed, data, t, src, sport, dst, dport)
+                return True
+        return self._walk(data, t, src, sport, dst, dport, encrypted)
+
+    def _typed(self, packets: list[RtcpPacket], data: bytes, t: float, src: str, sport: int,
+               dst: str, dport: int) -> None:
+        pos = 0
+        lead: RtcpSenderSummary | None = None
+        for pkt in packets:
+            ssrc = struct.unpack_from("!I", data, pos + 4)[0] if pos + 8 <= len(data) else 0
+            pos += (struct.unpack_from("!H", data, pos + 2)[0] + 1) * 4
+            snd = self._sender(src, sport, dst, dport, ssrc, t, count=lead is None)
+            lead = lead or snd
+            c = snd.counts
+            if isinstance(pkt, SenderReport):
+                c["sr"] += 1
+                self._remember_sr(snd.ssrc, (pkt.ntp_timestamp >> 16) % (1 << 32), t)
+                self._report_blocks(snd, pkt.reports, t)
+            elif isinstance(pkt, ReceiverReport):
+                c["rr"] += 1
+                self._report_blocks(snd, pkt.reports, t)
+            elif isinstance(pkt, SourceDescription):
+                c["sdes"] += 1
+            elif isinstance(pkt, Bye):
+                c["bye"] += 1
+            elif isinstance(pkt, AppPacket):
+                c["app"] += 1
+            elif isinstance(pkt, ExtendedReport):
+                c["xr"] += 1
+            elif isinstance(pkt, GenericNack):
+                c["nack"] += 1
+                snd.nack_lost_packets += len(pkt.lost_sequence_numbers)
+                self._fb(pkt.media_ssrc, "nack")
+            elif isinstance(pkt, TransportCcFeedback):
+                c["twcc"] += 1
+            elif isinstance(pkt, Pli):
+                c["pli"] += 1
+                self._fb(pkt.media_ssrc, "pli")
+            elif isinstance(pkt, Fir):
+                c["fir"] += 1
+                for entry in pkt.entries:
+                    self._fb(entry.ssrc, "fir")
+            elif isinstance(pkt, Remb):
+                c["remb"] += 1
+            elif getattr(pkt, "packet_type", None) in (_RTPFB, _PSFB):
+                c["other_fb"] += 1
+
+    def _remember_sr(self, ssrc: int, ntp_mid: int, t: float) -> None:
+        times = self._sr_times.setdefault(ssrc, {})
+        times[ntp_mid] = t
+        if len(times) > _MAX_SR_MEMORY:
+            del times[next(iter(times))]
+
+    def _report_blocks(self, snd: RtcpSenderSummary, blocks: tuple[ReportBlock, ...],
+                       t: float) -> None:
+        for b in blocks:
+            self._report(snd, b.ssrc, b.fraction_lost, b.cumulative_lost, b.jitter, b.lsr,
+                         b.dlsr, t)
+
+    def _report(self, snd: RtcpSenderSummary, ssrc: int, fraction: int, cum: int, jitter: int,
+                lsr: int, dlsr: int, t: float) -> None:
+        snd.reports[ssrc] = (fraction / 256, cum, jitter)
+        if lsr:
+            sent = self._sr_times.get(ssrc, {}).get(lsr)
+            if sent is not None:
+                rtt = t - sent - dlsr / 65536
+                if rtt >= -0.001:  # clock granularity; anything else is a stale LSR
+                    self.rtt_by_media_ssrc.setdefault(ssrc, RttStats()).add(max(rtt, 0.0))
+                    snd.rtt.add(max(rtt, 0.0))
+
+    def _walk(self, data: bytes, t: float, src: str, sport: int, dst: str, dport: int,
+              encrypted: bool) -> bool:
         pos = 0
         first = True
         lead: RtcpSenderSummary | None = None
@@ -154,11 +252,7 @@ class RtcpTracker:
             c["sr"] += 1
             if encrypted or len(pkt) < 28:
                 return
-            ntp_mid = struct.unpack_from("!I", pkt, 10)[0]
-            times = self._sr_times.setdefault(snd.ssrc, {})
-            times[ntp_mid] = t
-            if len(times) > _MAX_SR_MEMORY:
-                del times[next(iter(times))]
+            self._remember_sr(snd.ssrc, struct.unpack_from("!I", pkt, 10)[0], t)
             self._blocks(snd, pkt, 28, rc, t)
         elif pt == _RR:
             c["rr"] += 1
@@ -211,15 +305,7 @@ class RtcpTracker:
                 snd.counts["malformed"] += 1
                 return
             ssrc, lost_word, _hseq, jitter, lsr, dlsr = struct.unpack_from("!IIIIII", pkt, p)
-            fraction = (lost_word >> 24) / 256
             cum = lost_word % (1 << 24)
             if cum >= 1 << 23:
                 cum -= 1 << 24
-            snd.reports[ssrc] = (fraction, cum, jitter)
-            if lsr:
-                sent = self._sr_times.get(ssrc, {}).get(lsr)
-                if sent is not None:
-                    rtt = t - sent - dlsr / 65536
-                    if rtt >= -0.001:
-                        self.rtt_by_media_ssrc.setdefault(ssrc, RttStats()).add(max(rtt, 0.0))
-                        snd.rtt.add(max(rtt, 0.0))
+            self._report(snd, ssrc, lost_word >> 24, cum, jitter, lsr, dlsr, t)
