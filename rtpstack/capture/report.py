@@ -72,8 +72,8 @@ def render_table(analyses: Sequence[CaptureAnalysis]) -> str:
                     f"{s.first_time:.3f}-{s.last_time:.3f}",
                 ])
             out += _table(
-                ["SSRC", "flow", "payload", "pkts", "lost", "seqerr", "dup", "maxdelta",
-                 "jitter", "maxjit", "kbit/s", "time s"],
+                ["SSRC", "flow", "payload", "pkts", "lost", "seqerr", "dup", "maxdelta ms",
+                 "jitter ms", "maxjit ms", "kbit/s", "time s"],
                 rows, {3, 4, 5, 6, 7, 8, 9, 10},
             )
         if a.rtcp:
