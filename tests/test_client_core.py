@@ -275,3 +275,21 @@ def test_transport_info_from_json() -> None:
         TransportInfo.from_json({**ok, "client_key": "***"})
     with pytest.raises(TransportInfoError, match="address is invalid"):
         TransportInfo.from_json({**ok, "port": 0})
+
+
+def test_periodic_report_carries_a_sender_report_per_published_track() -> None:
+    from rtpstack.rtcp.ntp import ntp_to_unix
+    from rtpstack.rtcp.reports import ReceiverReport, SenderReport
+
+    a, _b, relay = _pair()
+    a.set_encryption_secret("correct horse battery")
+    f = VideoSource().frame(0)
+    sent = a.send_frame("a-video", f.data, timestamp=f.timestamp, keyframe=True, now=10.0)
+    first_ts = struct.unpack_from("!I", relay.hops["a"].unprotect(sent[0]), 4)[0]
+    (report,) = a.tick(10.5, wallclock=1_700_000_000.0)
+    packets = parse_compound(relay.hops["a"].unprotect_rtcp(report))
+    assert isinstance(packets[0], ReceiverReport) and packets[0].ssrc == 11
+    (sr,) = [p for p in packets if isinstance(p, SenderReport)]  # audio sent nothing yet
+    assert sr.ssrc == 0xA1 and sr.packet_count == len(sent)
+    assert sr.rtp_timestamp == (first_ts + 45_000) % (1 << 32)  # 0.5 s at 90 kHz later
+    assert ntp_to_unix(sr.ntp_timestamp) == pytest.approx(1_700_000_000.0)

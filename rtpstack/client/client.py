@@ -331,7 +331,7 @@ class Client:
                         frame = src.frame(track.next_index)
                     datagrams = core.send_frame(
                         sid, frame.data, timestamp=frame.timestamp, keyframe=frame.keyframe,
-                        audio_level=(frame.voice, frame.audio_level))
+                        audio_level=(frame.voice, frame.audio_level), now=self.now())
                     self._flush(datagrams)
                     track.next_index += 1
                     sent += 1
@@ -493,7 +493,7 @@ class Client:
         for _ in range(int(self.max_lifetime / _TICK) + 1):
             core = self.core
             if core is not None:
-                self._flush(core.tick(self.now()))
+                self._flush(core.tick(self.now(), time.time()))
                 self._collect()
             await asyncio.sleep(_TICK)
 

@@ -38,8 +38,9 @@ from rtpstack.e2ee import random_sender_index
 from rtpstack.errors import ParseError, SFrameError, SrtpError
 from rtpstack.rtcp.compound import parse_compound
 from rtpstack.rtcp.feedback import GenericNack, Pli
-from rtpstack.rtcp.reports import ReceiverReport, ReportBlock
-from rtpstack.seqnum import seq_add
+from rtpstack.rtcp.ntp import ntp_from_unix
+from rtpstack.rtcp.reports import ReceiverReport, ReportBlock, SenderReport
+from rtpstack.seqnum import seq_add, ts_add
 
 __all__ = [
     "ClientCore",
@@ -57,6 +58,7 @@ _NACK_INTERVAL = 0.05
 _NACK_MAX_TRIES = 3
 _PLI_INTERVAL = 0.5
 _GIVE_UP_AFTER = 0.2
+_U32 = 1 << 32
 _FRAME_LOG = 4096
 
 
@@ -123,10 +125,12 @@ class ReceivedFrame:
 
 
 class _SendTrack:
-    __slots__ = ("config", "history", "seq", "state", "ts_offset")
+    __slots__ = ("config", "history", "last_sent_at", "last_ts", "seq", "state", "ts_offset")
 
     def __init__(self, config: TrackConfig, rng: random.Random) -> None:
         self.config = config
+        self.last_ts: int | None = None  # RTP timestamp (offset applied) of the last frame
+        self.last_sent_at: float | None = None
         self.seq = rng.randrange(0, 1 << 15)
         self.ts_offset = rng.randrange(0, 1 << 31)
         self.state = SendStreamState(config.ssrc, config.kind)
@@ -222,11 +226,13 @@ class ClientCore:
         timestamp: int,
         keyframe: bool = False,
         audio_level: tuple[bool, int] | None = None,
+        now: float | None = None,
     ) -> list[bytes]:
         """Encrypt, packetize and protect one frame; returns the datagrams to send in order.
 
         ``keyframe`` is only counted (a codec marks key frames in its own bits or in a
-        dependency descriptor; the synthetic frames carry no such header).
+        dependency descriptor; the synthetic frames carry no such header). ``now`` (the
+        caller's clock) lets the next sender report extrapolate the RTP timestamp.
         """
         track = self._send[track_id]
         cfg = track.config
@@ -237,7 +243,7 @@ class ClientCore:
         else:
             body = frame
         payloads = packetize(body, MAX_PACKET_PAYLOAD)
-        ts = (timestamp + track.ts_offset) & 0xFFFFFFFF
+        ts = ts_add(timestamp, track.ts_offset)
         out: list[bytes] = []
         last = len(payloads) - 1
         level = audio_level if cfg.kind == "audio" else None
@@ -254,6 +260,8 @@ class ClientCore:
             out.append(protected)
         track.state.frames += 1
         track.state.keyframes += keyframe
+        track.last_ts = ts
+        track.last_sent_at = now
         return out
 
     def protect_raw(self, rtp: bytes) -> bytes:
@@ -376,18 +384,22 @@ class ClientCore:
 
     # -- timers ----------------------------------------------------------------------------
 
-    def tick(self, now: float) -> list[bytes]:
-        """Datagrams due at ``now``: the periodic RR, NACKs and PLIs."""
+    def tick(self, now: float, wallclock: float | None = None) -> list[bytes]:
+        """Datagrams due at ``now``: the periodic RTCP report, NACKs and PLIs.
+
+        With ``wallclock`` (Unix seconds) the periodic report also carries a sender report per
+        published track (NTP/RTP mapping, packet and octet counts).
+        """
         out: list[bytes] = []
         if now >= self._next_rr:
-            out.append(self.receiver_report())
+            out.append(self.receiver_report(now, wallclock))
             self._next_rr = now + _RR_INTERVAL
         rtcp_ssrc = self.transport.rtcp_ssrc
         for ssrc, track in self._recv.items():
             due: list[int] = []
             gave_up: list[int] = []
             for ext in sorted(track.state.missing):
-                seq = ext & 0xFFFF
+                seq = seq_add(ext, 0)
                 tries, last, first = track.nack_tries.setdefault(seq, (0, -1e9, now))
                 if (self.nack_enabled and tries < _NACK_MAX_TRIES
                         and now - last >= _NACK_INTERVAL):
@@ -402,7 +414,7 @@ class ClientCore:
                 track.state.nacks_sent += 1
             for ext in gave_up:
                 track.state.missing.discard(ext)
-                track.nack_tries.pop(ext & 0xFFFF, None)
+                track.nack_tries.pop(seq_add(ext, 0), None)
             if gave_up or track.reassembler.dropped_packets > track.pli_mark:
                 track.need_keyframe = True
             if (self.pli_enabled and track.kind == "video" and track.need_keyframe
@@ -414,16 +426,30 @@ class ClientCore:
                 track.state.plis_sent += 1
         return out
 
-    def receiver_report(self) -> bytes:
-        """An SRTCP RR from ``rtcp_ssrc`` with a block per received stream (max 31)."""
+    def receiver_report(self, now: float | None = None, wallclock: float | None = None
+                        ) -> bytes:
+        """SRTCP: an RR from ``rtcp_ssrc`` with a block per received stream (max 31), then,
+        given ``wallclock``, an SR per published track that has sent something."""
         blocks = []
         for ssrc, track in list(self._recv.items())[:31]:
             if track.state.packets == 0:
                 continue
             fraction, lost, highest, jitter = track.state.report_block_values()
             blocks.append(ReportBlock(ssrc, fraction, lost, highest, jitter))
-        rr = ReceiverReport(self.transport.rtcp_ssrc, tuple(blocks))
-        return self._hop.protect_rtcp(bytes(rr))
+        parts = [bytes(ReceiverReport(self.transport.rtcp_ssrc, tuple(blocks)))]
+        if wallclock is not None:
+            for send in self._send.values():
+                if send.last_ts is None:
+                    continue
+                rtp_ts = send.last_ts
+                if now is not None and send.last_sent_at is not None:
+                    elapsed = max(0.0, now - send.last_sent_at)
+                    rtp_ts = ts_add(rtp_ts, round(elapsed * send.config.clock_rate))
+                st = send.state
+                parts.append(bytes(SenderReport(
+                    send.config.ssrc, ntp_from_unix(wallclock), rtp_ts,
+                    st.packets % _U32, st.bytes % _U32)))
+        return self._hop.protect_rtcp(b"".join(parts))
 
     # -- results ---------------------------------------------------------------------------
 

@@ -161,7 +161,7 @@ class ReceiveStreamState:
         if expected_interval > 0 and lost_interval > 0:
             fraction = min(255, (lost_interval << 8) // expected_interval)
         highest = self.highest if self.highest is not None else 0
-        return fraction, min(self.lost, 0x7FFFFF), highest & 0xFFFFFFFF, int(self._jitter)
+        return fraction, min(self.lost, 0x7FFFFF), highest % (1 << 32), int(self._jitter)
 
     def snapshot(self) -> ReceiveStats:
         """An immutable copy of the counters."""
