@@ -369,3 +369,12 @@ async def test_archive_of_clear_session_reads_back_with_zero_loss(room: Room) ->
     assert len(streams) >= 4
     assert all(s.lost == 0 for s in streams)
     assert sum(s.packets for s in streams) >= sum(sent.values())
+
+
+async def test_unreachable_router_is_a_clear_error() -> None:
+    port = _free_udp_port()  # nothing listens on this TCP port (very likely)
+    c = Client(f"http://127.0.0.1:{port}", "x.y.z")
+    with pytest.raises(SignalingError) as info:
+        await c.connect()
+    assert info.value.code == "unreachable"
+    assert f"127.0.0.1:{port}" in info.value.message

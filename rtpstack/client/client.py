@@ -189,6 +189,11 @@ class Client:
             code = _HANDSHAKE_CODES.get(exc.status, "handshake_refused")
             raise SignalingError(code, f"the router refused the WebSocket (HTTP {exc.status})",
                                  status=exc.status) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            await self._http.close()
+            self._http = None
+            raise SignalingError("unreachable", f"cannot reach the router at {self.base_url}: "
+                                 f"{exc}") from None
         self._chan = SignalingChannel(ws, self._on_signal)
         try:
             joined = await self._chan.request("join", timeout=self.request_timeout)
