@@ -28,8 +28,9 @@ __all__ = ["NAME", "BareAead", "SFrameKey", "parse_header"]
 #: The backend's name, as ``rtpstack.sframe.backend`` reports it.
 NAME = "python"
 
-_TAG_LEN = {1: 10, 2: 8, 3: 4, 4: 16, 5: 16}
-_KEY_LEN = {1: 48, 2: 48, 3: 48, 4: 16, 5: 32}
+# suites 1-5: RFC 9605; 6-8: AES_256_CTR_HMAC_SHA512_80/64/32 (post-RFC, working group)
+_TAG_LEN = {1: 10, 2: 8, 3: 4, 4: 16, 5: 16, 6: 10, 7: 8, 8: 4}
+_KEY_LEN = {1: 48, 2: 48, 3: 48, 4: 16, 5: 32, 6: 96, 7: 96, 8: 96}
 _LENS = struct.Struct(">QQQ")
 _ZERO4 = bytes(4)
 
@@ -49,7 +50,8 @@ def _check(suite: int, key: bytes) -> int:
 
 def _ctr_tag(auth_key: bytes, nt: int, nonce: bytes, aad: bytes, ct: bytes) -> bytes:
     lens = _LENS.pack(len(aad), len(ct), nt)
-    return hmac.digest(auth_key, lens + nonce + aad + ct, "sha256")[:nt]
+    digest = "sha512" if len(auth_key) == 64 else "sha256"
+    return hmac.digest(auth_key, lens + nonce + aad + ct, digest)[:nt]
 
 
 def _ctr_xor(enc_key: bytes, nonce: bytes, data: bytes) -> bytes:
@@ -66,8 +68,9 @@ class BareAead:
         self.tag_len = _check(suite, key)
         self.suite = suite
         self._aesgcm = AESGCM(key) if self.tag_len == 16 else None
-        self._enc_key = bytes(key[:16])
-        self._auth_key = bytes(key[16:])
+        nka = 32 if suite >= 6 else 16
+        self._enc_key = bytes(key[:nka])
+        self._auth_key = bytes(key[nka:])
 
     def seal(self, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
         """Ciphertext followed by the tag."""
@@ -115,8 +118,9 @@ class SFrameKey:
         self.kid = kid
         self._salt = int.from_bytes(salt, "big")
         self._aesgcm = AESGCM(key) if self.tag_len == 16 else None
-        self._enc_key = bytes(key[:16])
-        self._auth_key = bytes(key[16:])
+        nka = 32 if suite >= 6 else 16
+        self._enc_key = bytes(key[:nka])
+        self._auth_key = bytes(key[nka:])
 
     def encrypt(self, ctr: int, metadata: bytes, plaintext: bytes) -> bytes:
         """The SFrame frame for ``plaintext`` under counter ``ctr``, with ``metadata`` in AAD."""

@@ -155,8 +155,10 @@ typedef struct {
     EVP_MAC_CTX *mac;      /* CTR suites: HMAC-SHA256 keyed with the auth key */
 } Aead;
 
-static const int TAG_LEN[6] = {0, 10, 8, 4, 16, 16};
-static const int KEY_LEN[6] = {0, 48, 48, 48, 16, 32};
+/* suites 1-5: RFC 9605; 6-8: AES_256_CTR_HMAC_SHA512_80/64/32 (post-RFC, working group) */
+#define MAX_SUITE 8
+static const int TAG_LEN[MAX_SUITE + 1] = {0, 10, 8, 4, 16, 16, 10, 8, 4};
+static const int KEY_LEN[MAX_SUITE + 1] = {0, 48, 48, 48, 16, 32, 96, 96, 96};
 
 static void
 aead_free(Aead *a)
@@ -171,7 +173,7 @@ aead_free(Aead *a)
 static int
 suite_check(int suite, Py_ssize_t keylen)
 {
-    if (suite < 1 || suite > 5) {
+    if (suite < 1 || suite > MAX_SUITE) {
         PyErr_Format(ErrSuite, "unknown SFrame cipher suite: %d", suite);
         return -1;
     }
@@ -191,7 +193,7 @@ aead_init(Aead *a, int suite, const unsigned char *key, Py_ssize_t keylen)
         return -1;
     a->suite = suite;
     a->nt = TAG_LEN[suite];
-    a->gcm = suite >= 4;
+    a->gcm = suite == 4 || suite == 5;
     a->ectx = EVP_CIPHER_CTX_new();
     if (a->ectx == NULL)
         goto fail;
@@ -206,14 +208,18 @@ aead_init(Aead *a, int suite, const unsigned char *key, Py_ssize_t keylen)
             goto fail;
     } else {
         OSSL_PARAM params[2];
-        if (!EVP_EncryptInit_ex(a->ectx, EVP_aes_128_ctr(), NULL, key, NULL))
+        int big = suite >= 6; /* AES-256 + HMAC-SHA512 */
+        int nka = big ? 32 : 16;
+        if (!EVP_EncryptInit_ex(a->ectx, big ? EVP_aes_256_ctr() : EVP_aes_128_ctr(), NULL, key,
+                                NULL))
             goto fail;
         a->mac = EVP_MAC_CTX_new(HmacAlg);
         if (a->mac == NULL)
             goto fail;
-        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                     (char *)(big ? "SHA512" : "SHA256"), 0);
         params[1] = OSSL_PARAM_construct_end();
-        if (!EVP_MAC_init(a->mac, key + 16, 32, params))
+        if (!EVP_MAC_init(a->mac, key + nka, (size_t)(keylen - nka), params))
             goto fail;
     }
     return 0;
@@ -233,7 +239,7 @@ put_be64(unsigned char *p, uint64_t v)
     }
 }
 
-/* HMAC-SHA256 tag of RFC 9605 4.5.1 over (aad1 || aad2) and ct; writes 32 bytes to tag. */
+/* HMAC tag of RFC 9605 4.5.1 over (aad1 || aad2) and ct; writes up to 64 bytes to tag. */
 static int
 ctr_tag(Aead *a, const unsigned char *nonce, const unsigned char *aad1, size_t l1,
         const unsigned char *aad2, size_t l2, const unsigned char *ct, size_t ctlen,
@@ -250,7 +256,7 @@ ctr_tag(Aead *a, const unsigned char *nonce, const unsigned char *aad1, size_t l
     if (l1 && !EVP_MAC_update(a->mac, aad1, l1)) return -1;
     if (l2 && !EVP_MAC_update(a->mac, aad2, l2)) return -1;
     if (ctlen && !EVP_MAC_update(a->mac, ct, ctlen)) return -1;
-    if (!EVP_MAC_final(a->mac, tag, &outl, 32)) return -1;
+    if (!EVP_MAC_final(a->mac, tag, &outl, 64)) return -1;
     return 0;
 }
 
@@ -283,7 +289,7 @@ aead_seal(Aead *a, const unsigned char *nonce, const unsigned char *aad1, int l1
         if (!EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, out + ptlen)) return -1;
         return 0;
     } else {
-        unsigned char tag[32];
+        unsigned char tag[64];
         if (ctr_xor(a, nonce, pt, ptlen, out) < 0) return -1;
         if (ctr_tag(a, nonce, aad1, (size_t)l1, aad2, (size_t)l2, out, (size_t)ptlen, tag) < 0)
             return -1;
@@ -309,7 +315,7 @@ aead_open(Aead *a, const unsigned char *nonce, const unsigned char *aad1, int l1
         if (EVP_DecryptFinal_ex(c, out + ctlen, &outl) <= 0) return 1;
         return 0;
     } else {
-        unsigned char want[32];
+        unsigned char want[64];
         if (ctr_tag(a, nonce, aad1, (size_t)l1, aad2, (size_t)l2, ct, (size_t)ctlen, want) < 0)
             return -1;
         if (CRYPTO_memcmp(want, tag, (size_t)a->nt) != 0) return 1;

@@ -17,6 +17,7 @@ __all__ = [
     "AES_128_CTR_HMAC_SHA256_80",
     "AES_128_GCM_SHA256_128",
     "AES_256_GCM_SHA512_128",
+    "EXTRA_SUITES",
     "SUITES",
     "CipherSuite",
     "derive_key_salt",
@@ -43,7 +44,7 @@ class CipherSuite:
 
     @property
     def is_ctr(self) -> bool:
-        """True for the AES-CTR + HMAC-SHA256 suites (1 to 3)."""
+        """True for the AES-CTR + HMAC suites (1 to 3, and the extra 6 to 8)."""
         return self.nka > 0
 
 
@@ -72,12 +73,20 @@ SUITES: dict[int, CipherSuite] = {
 }
 
 
+#: Post-RFC suites from the working group's main branch (AES-256-CTR + HMAC-SHA512, tags of
+#: 80/64/32 bits). Not part of RFC 9605: supported as an extra, kept out of :data:`SUITES`.
+EXTRA_SUITES: dict[int, CipherSuite] = {
+    n: CipherSuite(n, f"AES_256_CTR_HMAC_SHA512_{nt * 8}", "sha512", 64, 96, 12, nt, 32)
+    for n, nt in ((6, 10), (7, 8), (8, 4))
+}
+
+
 def get_suite(suite: int | CipherSuite) -> CipherSuite:
-    """The :class:`CipherSuite` for a suite number (or the suite itself)."""
+    """The :class:`CipherSuite` for a suite number (or the suite itself), 1-5 or 6-8."""
     if isinstance(suite, CipherSuite):
         return suite
     try:
-        return SUITES[suite]
+        return SUITES[suite] if suite in SUITES else EXTRA_SUITES[suite]
     except KeyError:
         raise UnknownCipherSuiteError(f"unknown SFrame cipher suite: {suite}") from None
 
