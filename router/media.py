@@ -168,7 +168,10 @@ class RouterMediaPlane:
                 del session.streams[stream_id]
                 for ssrc in ssrcs:
                     self._stream_of_ssrc.pop(ssrc, None)
+        addr = self.core.participants[cpid].addr
         self.core.remove_participant(cpid)
+        if addr is not None:
+            self.transport.forget(addr)
         self._who.pop(cpid, None)
 
     async def add_publication(self, session_id: str, publication: Publication) -> None:

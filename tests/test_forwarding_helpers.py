@@ -19,7 +19,6 @@ from rtpstack.srtp.session import SrtpSession
 __all__ = ["AUDIO_LEVEL_ID", "Endpoint", "is_rtcp", "rtp_bytes"]
 
 AUDIO_LEVEL_ID = 1
-_AEAD = SrtpProfile.AEAD_AES_128_GCM
 
 
 def is_rtcp(data: bytes) -> bool:
@@ -48,9 +47,10 @@ class Endpoint:
         self.keys = keys
         self.rtcp_ssrc = rtcp_ssrc
         self.addr = addr
+        profile = SrtpProfile(keys.profile)
         self.session = SrtpSession(
-            SrtpKeyingMaterial.from_key_and_salt(_AEAD, keys.client_key),
-            inbound_keys=SrtpKeyingMaterial.from_key_and_salt(_AEAD, keys.router_key),
+            SrtpKeyingMaterial.from_key_and_salt(profile, keys.client_key),
+            inbound_keys=SrtpKeyingMaterial.from_key_and_salt(profile, keys.router_key),
             allow_repeat_tx=True,
         )
 

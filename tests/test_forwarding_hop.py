@@ -56,3 +56,30 @@ def test_oversized_datagrams_are_dropped_not_raised() -> None:
     assert core.handle_datagram(big, ep.addr, 0.1) == []
     assert core.handle_datagram(bytes([0x80, 201]) + bytes(1700), ep.addr, 0.1) == []
     assert core.drops[DropReason.MALFORMED_RTP] == 2
+
+
+@pytest.mark.parametrize("profile", ["AEAD_AES_256_GCM", "AES_CM_128_HMAC_SHA1_80",
+                                     "AES_CM_128_HMAC_SHA1_32"])
+def test_other_profiles_installed_later_as_a_dtls_transport_would(profile: str) -> None:
+    core = ForwardingCore(rng=random.Random(2))
+    core.add_participant("a")
+    core.add_participant("b")
+    ka, kb = HopKeys.generate(profile), HopKeys.generate(profile)
+    core.rekey("a", ka)
+    core.rekey("b", kb)
+    core.bind_address("b", ("127.0.0.1", 2))
+    core.add_stream("a", 42, "video", 90000)
+    core.add_subscription("b", 42)
+    ea = Endpoint(ka, core.participants["a"].rtcp_ssrc, ("127.0.0.1", 1))
+    eb = Endpoint(kb, core.participants["b"].rtcp_ssrc, ("127.0.0.1", 2))
+    (out, addr), = core.handle_datagram(ea.rtp(42, 7, 9, b"frame"), ea.addr, 0.0)
+    assert addr == eb.addr
+    assert eb.open_rtp(out).payload == b"frame"
+
+
+def test_hop_keys_validate_profile_and_lengths() -> None:
+    with pytest.raises(ValueError, match="unknown SRTP profile 'ROT13'"):
+        HopKeys.generate("ROT13")
+    with pytest.raises(ValueError, match="AEAD_AES_128_GCM client_key must be 28 bytes"):
+        HopKeys(b"x" * 30, b"y" * 28)
+    assert len(HopKeys.generate("AES_CM_128_HMAC_SHA1_80").client_key) == 30

@@ -25,7 +25,7 @@ from typing import Any
 import pylibsrtp
 
 from router.drops import DropCounters, DropReason
-from router.forwarding.hop import HopKeys, classify_srtp_error
+from router.forwarding.hop import HopCrypto, HopKeys, classify_srtp_error
 from router.forwarding.model import Addr, Kind, Participant, RecordTap, Stream, Subscription
 from router.forwarding.speaker import ActiveSpeakerDetector
 from rtpstack.errors import RtpParseError
@@ -182,6 +182,22 @@ class ForwardingCore:
         self._speaker_order.remove(pid)
         if not any(p.group == part.group for p in self.participants.values()):
             self.speakers.pop(part.group, None)
+
+    def rekey(self, pid: str, keys: HopKeys) -> None:
+        """Replace a participant's hop keys (e.g. from a DTLS-SRTP handshake, or a rotation).
+
+        SRTP state restarts with the new keys; packets still in flight under the old ones are
+        dropped as authentication failures.
+        """
+        part = self._participant(pid)
+        part.keys = keys
+        part.crypto = HopCrypto(keys)
+
+    def bind_address(self, pid: str, addr: Addr) -> None:
+        """Bind ``addr`` to a participant whose address another layer learned (e.g. ICE)."""
+        part = self._participant(pid)
+        if part.addr != addr:
+            self._bind(part, addr)
 
     def add_stream(
         self,

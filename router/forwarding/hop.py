@@ -1,9 +1,11 @@
 """Per-hop SRTP keys: what one participant's client and the router protect with.
 
 Each participant gets two fresh random master keys: ``client_key`` (the client protects, the
-router unprotects) and ``router_key`` (the router protects, the client unprotects). The profile
-is AEAD_AES_128_GCM (16-byte key + 12-byte salt). libsrtp is called through ``pylibsrtp``
-directly: on the hot path every extra Python layer costs a measurable share of a packet.
+router unprotects) and ``router_key`` (the router protects, the client unprotects). The native
+transport uses AEAD_AES_128_GCM (16-byte key + 12-byte salt); the other libsrtp profiles are
+accepted too, for transports whose keys come from elsewhere (DTLS-SRTP negotiates the profile).
+libsrtp is called through ``pylibsrtp`` directly: on the hot path every extra Python layer
+costs a measurable share of a packet.
 """
 
 from __future__ import annotations
@@ -18,34 +20,50 @@ import pylibsrtp
 
 from router.drops import DropReason
 
-__all__ = ["KEY_LEN", "PROFILE_NAME", "HopCrypto", "HopKeys", "classify_srtp_error"]
+__all__ = ["KEY_LEN", "PROFILES", "PROFILE_NAME", "HopCrypto", "HopKeys", "classify_srtp_error"]
 
-#: The only profile the native transport offers for now.
+#: The profile the native transport offers.
 PROFILE_NAME = "AEAD_AES_128_GCM"
-#: Master key (16) + master salt (12) bytes.
+#: Master key (16) + master salt (12) bytes of :data:`PROFILE_NAME`.
 KEY_LEN = 28
+#: Profile name (RFC 4568 / RFC 7714 suite name) → (libsrtp profile id, key + salt length).
+PROFILES: dict[str, tuple[int, int]] = {
+    "AEAD_AES_128_GCM": (pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM, 28),
+    "AEAD_AES_256_GCM": (pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_256_GCM, 44),
+    "AES_CM_128_HMAC_SHA1_80": (pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80, 30),
+    "AES_CM_128_HMAC_SHA1_32": (pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_32, 30),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class HopKeys:
-    """The two master keys of one client↔router hop (``KEY_LEN`` bytes each)."""
+    """The two master keys (key || salt) of one client↔router hop and their SRTP profile."""
 
     client_key: bytes
     router_key: bytes
+    profile: str = PROFILE_NAME
+
+    def __post_init__(self) -> None:
+        spec = PROFILES.get(self.profile)
+        if spec is None:
+            raise ValueError(f"unknown SRTP profile {self.profile!r}")
+        for name, key in (("client_key", self.client_key), ("router_key", self.router_key)):
+            if len(key) != spec[1]:
+                raise ValueError(
+                    f"{self.profile} {name} must be {spec[1]} bytes (key || salt), got {len(key)}"
+                )
 
     @classmethod
-    def generate(cls) -> HopKeys:
+    def generate(cls, profile: str = PROFILE_NAME) -> HopKeys:
         """Fresh random keys from the OS CSPRNG."""
-        return cls(os.urandom(KEY_LEN), os.urandom(KEY_LEN))
+        spec = PROFILES.get(profile)
+        if spec is None:
+            raise ValueError(f"unknown SRTP profile {profile!r}")
+        return cls(os.urandom(spec[1]), os.urandom(spec[1]), profile)
 
 
-def _policy(key: bytes, ssrc_type: int) -> pylibsrtp.Policy:
-    if len(key) != KEY_LEN:
-        raise ValueError(f"hop key must be {KEY_LEN} bytes, got {len(key)}")
-    policy = pylibsrtp.Policy(
-        key=key, ssrc_type=ssrc_type, srtp_profile=pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM
-    )
-    return policy
+def _policy(key: bytes, ssrc_type: int, profile: str) -> pylibsrtp.Policy:
+    return pylibsrtp.Policy(key=key, ssrc_type=ssrc_type, srtp_profile=PROFILES[profile][0])
 
 
 class HopCrypto:
@@ -67,8 +85,10 @@ class HopCrypto:
     __slots__ = ("fast", "protect_rewritten", "rx", "tx", "unprotect")
 
     def __init__(self, keys: HopKeys, *, fast: bool = True) -> None:
-        self.rx = pylibsrtp.Session(_policy(keys.client_key, pylibsrtp.Policy.SSRC_ANY_INBOUND))
-        out = _policy(keys.router_key, pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+        self.rx = pylibsrtp.Session(
+            _policy(keys.client_key, pylibsrtp.Policy.SSRC_ANY_INBOUND, keys.profile)
+        )
+        out = _policy(keys.router_key, pylibsrtp.Policy.SSRC_ANY_OUTBOUND, keys.profile)
         out.allow_repeat_tx = True
         self.tx = pylibsrtp.Session(out)
         trailer = pylibsrtp.SRTP_MAX_TRAILER_LEN

@@ -126,6 +126,10 @@ class UdpMediaTransport:
         self._route.clear()
         self.ports.clear()
 
+    def forget(self, addr: Addr) -> None:
+        """Drop the socket route of an address whose participant left."""
+        self._route.pop(addr, None)
+
     def other(self, data: bytes, addr: Addr) -> list[Datagram]:
         """Datagrams that are not RTP/RTCP: to the registered handler, else dropped."""
         handler = self.handlers.get(classify(data))
