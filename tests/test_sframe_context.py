@@ -231,3 +231,14 @@ def test_out_of_range_kid(be: ModuleType, bad: int) -> None:
     tx = SFrameSender(4, backend=be)
     with pytest.raises(ValueError, match="KID out of range"):
         tx.set_key(bad, BASE)
+
+
+def test_removed_ratchet_key_is_not_followed(be: ModuleType) -> None:
+    tx = SFrameSender(4, ratchet_bits=4, backend=be)
+    tx.set_key(0x50, BASE)
+    rx = SFrameReceiver(4, ratchet_bits=4, backend=be)
+    rx.add_key(0x50, BASE)
+    rx.remove_key(0x50)
+    tx.ratchet()
+    with pytest.raises(UnknownKeyIdError):
+        rx.decrypt(tx.encrypt(b"x"))

@@ -217,6 +217,8 @@ class SFrameReceiver:
     def remove_key(self, kid: int) -> None:
         """Forget ``kid`` (frames under it then fail with :class:`UnknownKeyIdError`)."""
         self._keys.pop(kid, None)
+        if self.ratchet_bits and self._latest.get(kid >> self.ratchet_bits) == kid:
+            del self._latest[kid >> self.ratchet_bits]
 
     def has_key(self, kid: int) -> bool:
         """True when a key for ``kid`` is installed."""
