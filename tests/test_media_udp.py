@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from router.config import PortRange, RouterConfig
+from router.drops import DropReason
 from router.forwarding import ForwardingCore, HopKeys
 from router.media import AUDIO_LEVEL_URI, RouterMediaPlane
 from router.mediaplane import ActiveSpeakerEvent, TransportInfo
@@ -339,3 +340,44 @@ async def test_port_range_spreads_participants_and_answers_from_their_port() -> 
         for p in peers:
             p.close()
         await plane.close()
+
+
+async def test_stun_and_dtls_reach_registered_handlers_and_their_answers_are_sent() -> None:
+    from router.transport import DatagramClass, UdpMediaTransport, classify
+
+    class Echo:
+        def __init__(self, tag: bytes) -> None:
+            self.tag = tag
+            self.seen: list[bytes] = []
+
+        def handle_datagram(self, data: bytes, addr: tuple[str, int],
+                            now: float) -> list[tuple[bytes, tuple[str, int]]]:
+            self.seen.append(data)
+            return [(self.tag + data, addr)]
+
+    stun, dtls = Echo(b"S"), Echo(b"D")
+    core = ForwardingCore()
+    transport = UdpMediaTransport(core, handlers={DatagramClass.STUN: stun,
+                                                  DatagramClass.DTLS: dtls})
+    (port,) = await transport.start("127.0.0.1", 0)
+    got: list[bytes] = []
+
+    class Sock(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            got.append(data)
+
+    loop = asyncio.get_running_loop()
+    client, _ = await loop.create_datagram_endpoint(Sock, local_addr=("127.0.0.1", 0))
+    try:
+        for data in (b"\x00\x01binding", b"\x16\xfe\xfdhello", b"\x40\x00turn"):
+            client.sendto(data, ("127.0.0.1", port))
+        assert await until(lambda: len(got) == 2 and core.drops.counts[
+            DropReason.NOT_RTP] == 1)
+    finally:
+        client.close()
+        transport.close()
+    assert sorted(got) == [b"D\x16\xfe\xfdhello", b"S\x00\x01binding"]
+    assert (stun.seen, dtls.seen) == ([b"\x00\x01binding"], [b"\x16\xfe\xfdhello"])
+    assert [classify(d) for d in (b"", b"\x03", b"\x13", b"\x3f", b"\x4f", b"\x80", b"\xff")] == [
+        DatagramClass.UNKNOWN, DatagramClass.STUN, DatagramClass.ZRTP, DatagramClass.DTLS,
+        DatagramClass.TURN_CHANNEL, DatagramClass.RTP, DatagramClass.UNKNOWN]
