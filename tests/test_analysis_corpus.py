@@ -141,3 +141,19 @@ def test_rtcp_only_captures_are_counted() -> None:
     # one side's RR answers the other's SR (LSR/DLSR): both directions are in the capture
     rr = next(r for r in multi.rtcp if r.ssrc == 0x01932DB4)
     assert rr.rtt.count >= 1 and 0 <= rr.rtt.minimum < 1
+
+
+@pytest.mark.parametrize("capture", _captures())
+def test_without_heuristics_sdp_in_sip_finds_what_tshark_default_finds(capture: str) -> None:
+    """tshark's default mode finds RTP only through signalling; so do we with heuristics off
+    (SDP bodies of SIP messages in the capture announce the flows)."""
+    from rtpstack.capture.detect import Hints
+
+    path = corpus_path(f"pcaps/{capture}")
+    with open(corpus_path(EXPECTED), newline="") as f:
+        rows = [r for r in csv.DictReader(f, delimiter="\t")
+                if r["capture"] == capture and r["mode"] == "default"]
+    expected = {(r["src"], int(r["sport"]), r["dst"], int(r["dport"]), int(r["ssrc"], 16))
+                for r in rows}
+    analysis = analyze_file(path, Hints(heuristics=False))
+    assert {(s.src, s.sport, s.dst, s.dport, s.ssrc) for s in analysis.streams} == expected
