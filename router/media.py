@@ -26,6 +26,7 @@ from router.forwarding.core import (
 )
 from router.forwarding.hop import HopKeys
 from router.forwarding.model import Kind, RecordTap
+from router.logs import log_event
 from router.mediaplane import (
     AEAD_AES_128_GCM,
     ActiveSpeakerEvent,
@@ -84,8 +85,8 @@ class RouterMediaPlane:
         bound = await self.transport.start(
             self.config.advertised_media_host, ports.first, ports.last
         )
-        log.info("media plane listening on %s ports %s", self.config.advertised_media_host,
-                 bound)
+        log_event(log, logging.INFO, "media plane listening",
+                  host=self.config.advertised_media_host, ports=",".join(map(str, bound)))
 
     async def close(self) -> None:
         """Close every recording and socket."""
