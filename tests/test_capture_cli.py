@@ -46,7 +46,7 @@ def test_help_explains_every_option(action: str) -> None:
     ("content", "message"),
     [
         (b"", "capture file is empty"),
-        (b"this is not a capture at all", "not a pcap or pcapng file (magic 0x74686973)"),
+        (b"this is not a capture at all", "not a pcap, pcapng or rtpdump file (magic 0x74686973)"),
         (b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + b"\0" * 16 + b"\0" * 8,
          "truncated pcap record header at offset 24"),
     ],

@@ -168,7 +168,7 @@ def test_corpus_pcapng_honours_if_tsresol_per_interface() -> None:
 BAD_FILES = [
     (b"", "capture file is empty"),
     (b"\xd4\xc3", "truncated capture file header"),
-    (b"GARBAGE GARBAGE GARBAGE", "not a pcap or pcapng file (magic 0x47415242)"),
+    (b"GARBAGE GARBAGE GARBAGE", "not a pcap, pcapng or rtpdump file (magic 0x47415242)"),
     (struct.pack("<IHHiIII", PCAP_MAGIC_US, 2, 4, 0, 0, 65535, 1)[:20],
      "truncated pcap file header"),
     (struct.pack("<IHHiIII", PCAP_MAGIC_US, 3, 0, 0, 0, 65535, 1), "unsupported pcap version 3"),
@@ -197,7 +197,7 @@ def test_bad_files_raise_one_capture_parse_error(blob: bytes, message: str) -> N
 def test_pcapng_first_block_must_be_section_header() -> None:
     blob = _block(1, struct.pack("<HHI", 1, 0, 0))
     # not starting with an SHB: the magic does not match any format
-    with pytest.raises(CaptureParseError, match="not a pcap or pcapng file"):
+    with pytest.raises(CaptureParseError, match="not a pcap, pcapng or rtpdump file"):
         list(iter_stream(io.BytesIO(blob)))
 
 
@@ -273,3 +273,35 @@ def test_tshark_reads_our_pcapng_and_pcap(tmp_path: Path) -> None:
         assert [r[1] for r in rows] == ["0", "1", "2", "3", "4"]
         assert all(r[2] == "1" for r in rows), rows  # 1 = checksum verified good
         assert rows[0][0].startswith("1700000000.123456")
+
+
+def test_rtpdump_file_reads_as_a_capture() -> None:
+    from rtpstack.capture.analysis import analyze_file
+
+    path = corpus_path("vectors/rtptools__bark.rtp")
+    pkts = list(iter_packets(path))
+    assert len(pkts) == 16 and all(p.linktype == LINKTYPE_RAW for p in pkts)
+    analysis = analyze_file(path)
+    (stream,) = analysis.streams
+    assert (stream.ssrc, stream.packets, stream.lost, stream.encoding) == (
+        0x00059C72, 15, 0, "PCMU")
+    assert stream.max_delta_ms == 20.0  # record offsets are milliseconds
+    assert [r.counts["sr"] for r in analysis.rtcp] == [1]  # plen 0: an RTCP record
+
+
+@pytest.mark.parametrize(
+    ("blob", "message"),
+    [
+        (b"#!rtpplay1.0 1.2.3.4/5000", "truncated rtpdump header line"),
+        (b"#!rtpplay1.0 nowhere/x\n" + b"\0" * 16, "bad rtpdump address nowhere/x"),
+        (b"#!rtpplay1.0 1.2.3.4/5000\n" + b"\0" * 10, "truncated rtpdump file header"),
+        (b"#!rtpplay1.0 1.2.3.4/5000\n" + b"\0" * 16 + struct.pack("!HHI", 30, 22, 0) + b"x",
+         "truncated rtpdump record at offset 42: need 22 bytes, have 1"),
+        (b"#!rtpplay1.0 1.2.3.4/5000\n" + b"\0" * 16 + struct.pack("!HHI", 4, 0, 0),
+         "bad rtpdump record length 4 at offset 42"),
+    ],
+)
+def test_rtpdump_errors(blob: bytes, message: str) -> None:
+    with pytest.raises(CaptureParseError) as info:
+        list(iter_stream(io.BytesIO(blob)))
+    assert str(info.value) == message

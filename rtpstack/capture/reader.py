@@ -1,4 +1,5 @@
-"""Open any capture file: pcap or pcapng, optionally gzip-compressed, sniffed by content.
+"""Open any capture file: pcap, pcapng or rtpdump, optionally gzip-compressed, sniffed by
+content.
 
 :func:`iter_packets` streams the packets of a file path or binary stream without ever holding
 more than one record in memory.
@@ -16,12 +17,13 @@ from typing import Any, BinaryIO, cast
 
 from rtpstack.capture.pcap import PCAP_MAGIC_NS, PCAP_MAGIC_US, CapturedPacket, read_pcap
 from rtpstack.capture.pcapng import BLOCK_SHB, read_pcapng
+from rtpstack.capture.rtpdump import RTPDUMP_MAGIC, read_rtpdump
 from rtpstack.errors import CaptureParseError
 
 __all__ = ["CAPTURE_SUFFIXES", "is_capture_name", "iter_packets", "iter_stream"]
 
 #: File name endings treated as captures when a directory is given.
-CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz")
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".rtpdump")
 
 
 def is_capture_name(name: str) -> bool:
@@ -30,7 +32,8 @@ def is_capture_name(name: str) -> bool:
 
 
 def iter_stream(stream: BinaryIO) -> Iterator[CapturedPacket]:
-    """Yield the packets of an open binary stream holding pcap, pcapng, or gzip of either."""
+    """Yield the packets of an open binary stream holding pcap, pcapng, rtpdump, or gzip of
+    any of them."""
     head = stream.read(4)
     if not head:
         raise CaptureParseError("capture file is empty")
@@ -46,10 +49,12 @@ def iter_stream(stream: BinaryIO) -> Iterator[CapturedPacket]:
     le, be = struct.unpack("<I", head)[0], struct.unpack(">I", head)[0]
     if le == BLOCK_SHB:
         yield from read_pcapng(stream, head)
+    elif head == RTPDUMP_MAGIC[:4]:
+        yield from read_rtpdump(stream, head)
     elif le in (PCAP_MAGIC_US, PCAP_MAGIC_NS) or be in (PCAP_MAGIC_US, PCAP_MAGIC_NS):
         yield from read_pcap(stream, head)
     else:
-        raise CaptureParseError(f"not a pcap or pcapng file (magic 0x{be:08x})")
+        raise CaptureParseError(f"not a pcap, pcapng or rtpdump file (magic 0x{be:08x})")
 
 
 def iter_packets(path: str | Path) -> Iterator[CapturedPacket]:
