@@ -407,6 +407,9 @@ class CaptureAnalyzer:
         """Account one UDP datagram or TCP segment seen at ``t_ns``."""
         if seg.protocol == PROTO_TCP:
             transport = "tcp"
+            if not seg.payload:
+                self._drop("TCP without payload")
+                return []
             msgs = [m for m in (unwrap(x) for x in split_stream(seg.payload)) if m is not None]
             if not msgs:
                 self._drop("TCP without TURN framing")
