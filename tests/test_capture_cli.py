@@ -158,3 +158,28 @@ def test_replay_command_sends_to_a_udp_port(tmp_path: Path) -> None:
         got = [rx.recv(2048) for _ in range(10)]
     assert sum(1 for d in got if d[1] == 8) == 9  # nine PCMA RTP packets (PT 8)
     assert sum(1 for d in got if d[1] == 200) == 1  # and the RTCP SR compound
+
+
+def test_replay_command_protects_with_srtp_and_rewrites_ssrc() -> None:
+    import base64
+    import socket
+
+    from rtpstack.rtp import RtpPacket
+    from rtpstack.srtp import SrtpSession
+
+    keys = SrtpKeyingMaterial.generate(SrtpProfile.AES_CM_128_HMAC_SHA1_80)
+    inline = "inline:" + base64.b64encode(keys.key_and_salt).decode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
+        rx.bind(("127.0.0.1", 0))
+        rx.settimeout(5)
+        port = rx.getsockname()[1]
+        res = rtpstack("pcap", "replay", str(corpus_path(SIP)), "--target", f"127.0.0.1:{port}",
+                       "--fast", "--quiet", "--srtp-key", inline,
+                       "--rewrite-ssrc", "0x3796CB71=7")
+        assert res.returncode == 0, res.stderr
+        got = [rx.recv(2048) for _ in range(10)]
+    session = SrtpSession(keys)
+    rtp = [RtpPacket.parse(session.unprotect(d)) for d in got if d[1] != 200]
+    assert len(rtp) == 9 and {p.ssrc for p in rtp} == {7}
+    (rtcp,) = [session.unprotect_rtcp(d) for d in got if d[1] == 200]
+    assert rtcp[4:8] == (7).to_bytes(4, "big")  # the SR's sender SSRC was rewritten too
