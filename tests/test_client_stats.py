@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from rtpstack.client.sources import AudioSource, VideoSource, frame_label
 from rtpstack.client.stats import ReceiveStreamState
+from tests.conftest import PCAPS
 
 # (name, sequence numbers in arrival order, packets, expected, lost, duplicates, missing, recovered)
 CASES = [
@@ -89,3 +92,34 @@ def test_sources_refuse_negative_indexes() -> None:
         VideoSource().frame(-1)
     with pytest.raises(ValueError, match="frame index must be >= 0, got -1"):
         AudioSource().frame(-1)
+
+
+def test_capture_source_groups_a_real_vp8_stream_into_frames() -> None:
+    from rtpstack.client.capture_source import CaptureSource
+
+    path = PCAPS / "ffmpeg_vp8_pcmu.pcapng"
+    expected = {int(s["ssrc"], 16): s for s in json.loads(
+        (PCAPS / "ffmpeg_vp8_pcmu.pcapng.expected.json").read_text())["streams"]}
+    video = CaptureSource.from_file(path, kind="video")
+    audio = CaptureSource.from_file(path, kind="audio")
+    v, a = expected[video.ssrc], expected[audio.ssrc]
+    assert (video.payload_type, video.clock_rate) == (96, 90_000)
+    assert (audio.payload_type, audio.clock_rate) == (0, 8_000)
+    assert len(video.frames) == v["markers"]  # ffmpeg marks the last packet of each frame
+    assert len(audio.frames) == a["packets"]  # one PCMU packet per frame
+    assert sum(len(f.data) for f in video.frames) == v["payload_bytes"]
+    assert sum(len(f.data) for f in audio.frames) == a["payload_bytes"]
+    assert audio.frames[1].timestamp - audio.frames[0].timestamp == 160  # 20 ms at 8 kHz
+    # looping: frame n+len is frame n, later by the capture's duration and timestamp span
+    n = len(video.frames)
+    again = video.frame(n + 3)
+    assert again.data == video.frame(3).data
+    assert again.due == pytest.approx(video.frame(3).due + video.duration)
+    assert again.timestamp == video.frame(3).timestamp + video.ts_span
+
+
+def test_capture_source_without_the_stream_is_a_clear_error() -> None:
+    from rtpstack.client.capture_source import CaptureSource, CaptureSourceError
+
+    with pytest.raises(CaptureSourceError, match="no RTP video stream found in"):
+        CaptureSource.from_file(PCAPS / "ffmpeg_vp8_pcmu.pcapng", kind="video", ssrc=1)

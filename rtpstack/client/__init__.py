@@ -7,11 +7,13 @@ Layers (see ``docs/client.md``):
 * :mod:`~rtpstack.client.client` — :class:`Client`, the asyncio adapter (signaling WebSocket
   and one UDP socket on 127.0.0.1);
 * :mod:`~rtpstack.client.sources` — synthetic audio/video frames of realistic sizes;
+* :mod:`~rtpstack.client.capture_source` — the frames of an RTP stream in a capture;
 * :mod:`~rtpstack.client.events`, :mod:`~rtpstack.client.stats` — what the client reports.
 """
 
 from __future__ import annotations
 
+from rtpstack.client.capture_source import CaptureSource, CaptureSourceError
 from rtpstack.client.client import Client, ClientStats, LocalTrack, RemoteStream
 from rtpstack.client.core import (
     ClientCore,
@@ -32,7 +34,13 @@ from rtpstack.client.events import (
     ClientEvent,
 )
 from rtpstack.client.signaling import SignalingError
-from rtpstack.client.sources import AudioSource, SyntheticFrame, VideoSource, frame_label
+from rtpstack.client.sources import (
+    AudioSource,
+    FrameSource,
+    SyntheticFrame,
+    VideoSource,
+    frame_label,
+)
 from rtpstack.client.stats import ReceiveStats, SendStats
 
 __all__ = [
@@ -45,10 +53,13 @@ __all__ = [
     "STREAM_CREATED",
     "STREAM_DESTROYED",
     "AudioSource",
+    "CaptureSource",
+    "CaptureSourceError",
     "Client",
     "ClientCore",
     "ClientEvent",
     "ClientStats",
+    "FrameSource",
     "LocalTrack",
     "ReceiveStats",
     "ReceivedFrame",

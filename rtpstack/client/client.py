@@ -30,6 +30,7 @@ from typing import Any
 
 import aiohttp
 
+from rtpstack.client.capture_source import CaptureSource
 from rtpstack.client.core import ClientCore, ReceivedFrame, TrackConfig, TransportInfo
 from rtpstack.client.events import (
     KEYFRAME_REQUESTED,
@@ -40,7 +41,13 @@ from rtpstack.client.events import (
 )
 from rtpstack.client.framecrypto import check_secret, prepare_secret
 from rtpstack.client.signaling import SignalingChannel, SignalingError
-from rtpstack.client.sources import AudioSource, MediaKind, VideoSource
+from rtpstack.client.sources import (
+    AudioSource,
+    FrameSource,
+    MediaKind,
+    SyntheticFrame,
+    VideoSource,
+)
 from rtpstack.client.stats import ReceiveStats, SendStats
 from rtpstack.client.wire import AUDIO_LEVEL_URI, DEFAULT_AUDIO_LEVEL_ID
 
@@ -49,6 +56,7 @@ __all__ = ["Client", "ClientStats", "LocalTrack", "RemoteStream"]
 DropHook = Callable[[bytes], bool]
 _TICK = 0.02
 _MAX_EVENTS = 10_000
+_STATIC_NAMES = {0: "PCMU", 8: "PCMA", 9: "G722"}
 _HANDSHAKE_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found",
                     503: "shutting_down"}
 
@@ -60,9 +68,10 @@ class LocalTrack:
     stream_id: str
     kind: MediaKind
     ssrc: int
-    source: AudioSource | VideoSource
+    source: FrameSource
     next_index: int = 0
     force_keyframe: bool = False
+    pending: SyntheticFrame | None = None
 
 
 @dataclass(slots=True)
@@ -270,28 +279,39 @@ class Client:
     # -- publishing ------------------------------------------------------------------------
 
     async def publish(self, kind: MediaKind, *, name: str = "",
-                      source: AudioSource | VideoSource | None = None,
-                      bitrate: int = 300_000, fps: float = 30.0) -> LocalTrack:
-        """Declare a track over signaling and start its send state (frames via run_media)."""
+                      source: FrameSource | None = None, bitrate: int = 300_000,
+                      fps: float = 30.0, codec: Mapping[str, Any] | None = None) -> LocalTrack:
+        """Declare a track over signaling and start its send state (frames via run_media).
+
+        ``source`` defaults to a synthetic :class:`AudioSource` or :class:`VideoSource`; a
+        :class:`CaptureSource` publishes a captured stream. ``codec`` overrides the declared
+        codec (``name``, ``payload_type``, ``clock_rate``, ...).
+        """
         core = self._require_core()
         chan = self._require_chan()
         ssrc = secrets.randbits(32) or 1
+        src: FrameSource
         if kind == "audio":
-            src: AudioSource | VideoSource = source or AudioSource()
-            codec = {"name": "opus", "payload_type": 111, "clock_rate": 48_000, "channels": 2}
+            src = source or AudioSource()
+            decl: dict[str, Any] = {"name": "opus", "payload_type": 111, "clock_rate": 48_000,
+                                    "channels": 2}
             exts = {str(DEFAULT_AUDIO_LEVEL_ID): AUDIO_LEVEL_URI}
         else:
             src = source or VideoSource(bitrate=bitrate, fps=fps)
-            codec = {"name": "VP8", "payload_type": 96, "clock_rate": 90_000}
+            decl = {"name": "VP8", "payload_type": 96, "clock_rate": 90_000}
             exts = {}
-        track = {"kind": kind, "ssrcs": [ssrc], "codec": codec, "header_extensions": exts,
+        if isinstance(src, CaptureSource):
+            decl = {"name": _STATIC_NAMES.get(src.payload_type, decl["name"]),
+                    "payload_type": src.payload_type, "clock_rate": src.clock_rate}
+        decl.update(codec or {})
+        track = {"kind": kind, "ssrcs": [ssrc], "codec": decl, "header_extensions": exts,
                  "encrypted": self.e2ee, "name": name or kind}
         answer = await chan.request("publish", timeout=self.request_timeout, track=track)
         stream = answer.get("stream")
         stream_id = str(answer.get("stream_id") or
                         (stream.get("stream_id") if isinstance(stream, dict) else "") or "")
-        core.add_track(TrackConfig(stream_id, kind, ssrc, int(codec["payload_type"]),  # type: ignore[call-overload]
-                                   int(codec["clock_rate"])))  # type: ignore[call-overload]
+        core.add_track(TrackConfig(stream_id, kind, ssrc, int(decl["payload_type"]),
+                                   int(decl["clock_rate"])))
         local = LocalTrack(stream_id, kind, ssrc, src)
         self.tracks[stream_id] = local
         return local
@@ -306,8 +326,9 @@ class Client:
     async def run_media(self, seconds: float, *, max_frames: int | None = None) -> int:
         """Send every local track's frames in real time for ``seconds``; returns frames sent.
 
-        Bounded twice: by wall time and by ``max_frames`` (default: what ``seconds`` holds
-        at each track's frame rate, plus a margin).
+        Each frame leaves when its ``due`` time (relative to the first frame of this call)
+        comes. Bounded twice: by wall time and by ``max_frames`` (default: what ``seconds``
+        holds at each track's frame rate, plus a margin).
         """
         core = self._require_core()
         if not self.tracks:
@@ -315,7 +336,7 @@ class Client:
         if max_frames is None:
             max_frames = int(sum(t.source.fps for t in self.tracks.values()) * seconds) + 10
         start = self.now()
-        base = {sid: t.next_index for sid, t in self.tracks.items()}
+        base = {sid: t.source.frame(t.next_index).due for sid, t in self.tracks.items()}
         sent = 0
         while sent < max_frames:
             now = self.now()
@@ -323,21 +344,21 @@ class Client:
                 break
             next_due = start + seconds
             for sid, track in list(self.tracks.items()):
-                src = track.source
                 while sent < max_frames:
-                    rel = (track.next_index - base[sid]) / src.fps
-                    if start + rel > now:
-                        next_due = min(next_due, start + rel)
-                        break
-                    if isinstance(src, VideoSource):
-                        frame = src.frame(track.next_index, force_keyframe=track.force_keyframe)
+                    if track.pending is None:
+                        track.pending = track.source.frame(
+                            track.next_index, force_keyframe=track.force_keyframe)
                         track.force_keyframe = False
-                    else:
-                        frame = src.frame(track.next_index)
+                    frame = track.pending
+                    due = start + frame.due - base[sid]
+                    if due > now:
+                        next_due = min(next_due, due)
+                        break
                     datagrams = core.send_frame(
                         sid, frame.data, timestamp=frame.timestamp, keyframe=frame.keyframe,
                         audio_level=(frame.voice, frame.audio_level), now=self.now())
                     self._flush(datagrams)
+                    track.pending = None
                     track.next_index += 1
                     sent += 1
             await asyncio.sleep(max(0.0, min(next_due - self.now(), 0.05)))

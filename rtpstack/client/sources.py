@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 __all__ = [
     "AudioSource",
+    "FrameSource",
     "MediaKind",
     "SyntheticFrame",
     "VideoSource",
@@ -52,6 +53,19 @@ class SyntheticFrame:
     """RFC 6464 level in -dBov (0 loudest .. 127 silence); only meaningful for audio."""
     voice: bool
     data: bytes
+
+
+class FrameSource(Protocol):
+    """What a publisher needs from a source of frames (synthetic or from a capture)."""
+
+    @property
+    def fps(self) -> float:
+        """Average frames per second (used to bound send loops)."""
+        ...
+
+    def frame(self, index: int, *, force_keyframe: bool = False) -> SyntheticFrame:
+        """The ``index``-th frame; ``force_keyframe`` asks for a key frame (after a PLI)."""
+        ...
 
 
 def _payload(index: int, size: int) -> bytes:
@@ -89,8 +103,8 @@ class AudioSource:
         """Frames per second."""
         return 1.0 / self.ptime
 
-    def frame(self, index: int) -> SyntheticFrame:
-        """The ``index``-th frame (0-based)."""
+    def frame(self, index: int, *, force_keyframe: bool = False) -> SyntheticFrame:
+        """The ``index``-th frame (0-based); every audio frame stands alone (a key frame)."""
         if index < 0:
             raise ValueError(f"frame index must be >= 0, got {index}")
         if self.talking:
