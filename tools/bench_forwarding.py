@@ -8,7 +8,9 @@ Rows (all per incoming packet, same process, same run):
   SSRC/seq/ts via ``dataclasses.replace`` + ``bytes()``, protect per subscriber. The baseline.
 * ``core``: :meth:`ForwardingCore.handle_datagram` (unprotect, ownership, stats, NACK cache,
   per-subscriber rewrite on bytes + protect).
-* ``crypto floor``: only the libsrtp calls the core must make (1 unprotect + N protects).
+* ``floor``: only the SRTP calls the core must make (1 unprotect + N protects), made through
+  pylibsrtp's public API; the core calls libsrtp on the session buffer directly, so with one
+  subscriber it can come out below this "floor".
 * ``udp``: publisher socket → router (uvloop) → N subscriber sockets on 127.0.0.1, packets
   received by the subscribers per second of wall time (kernel and both ends included).
 
