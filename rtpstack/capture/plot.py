@@ -75,12 +75,15 @@ def plot_analysis(analysis: CaptureAnalysis, out_dir: str | Path) -> list[Path]:
         axes[0].set_ylabel("extended seq")
         jit = [(a, p[2]) for a, p in zip(t, series, strict=True) if not math.isnan(p[2])]
         if jit:
-            axes[1].plot([a for a, _ in jit], [j for _, j in jit], "-", linewidth=1)
+            axes[1].plot([a for a, _ in jit], [j for _, j in jit], ".-", linewidth=1,
+                         markersize=2)
         else:
             axes[1].text(0.5, 0.5, "clock rate unknown: use --clock-rate PT=HZ",
                          ha="center", va="center", transform=axes[1].transAxes)
         axes[1].set_ylabel("jitter (ms)")
-        axes[2].step(t, [p[3] for p in series], where="post")
+        lost = [p[3] for p in series]
+        axes[2].step(t, lost, where="post")
+        axes[2].set_ylim(min(0, *lost) - 0.05, max(1, *lost) * 1.1)
         axes[2].set_ylabel("lost (cumulative)")
         axes[2].set_xlabel("time since stream start (s)")
         fig.suptitle(f"{analysis.name}: {_label(key)}", fontsize=10)
