@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ __all__ = ["Client", "ClientStats", "LocalTrack", "RemoteStream"]
 DropHook = Callable[[bytes], bool]
 _TICK = 0.02
 _MAX_EVENTS = 10_000
+_RCVBUF = 1 << 20
 _STATIC_NAMES = {0: "PCMU", 8: "PCMA", 9: "G722"}
 _HANDSHAKE_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found",
                     503: "shutting_down"}
@@ -231,7 +233,11 @@ class Client:
         loop = asyncio.get_running_loop()
         udp, _ = await loop.create_datagram_endpoint(
             lambda: _Udp(self), local_addr=("127.0.0.1", 0),
-            remote_addr=(transport.host, transport.port))
+            remote_addr=(transport.host, transport.port))  # connected: only the router's
+        sock = udp.get_extra_info("socket")  # datagrams reach us (the kernel filters the rest)
+        if sock is not None:
+            with contextlib.suppress(OSError):  # absorb key-frame bursts of many publishers
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
         self._udp = udp
         for stream in self._streams_in(joined):
             self._remember_stream(stream)

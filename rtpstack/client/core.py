@@ -315,8 +315,6 @@ class ClientCore:
         if not track.state.on_packet(seq, ts, len(packet), now):
             self._drop("duplicate")
             return []
-        ext = track.state.highest
-        assert ext is not None
         track.nack_tries.pop(seq, None)
         for frame in track.reassembler.push(seq, ts, marker, packet[start:end]):
             self._decode(track, frame.timestamp, frame.data, now)
@@ -415,6 +413,10 @@ class ClientCore:
             for ext in gave_up:
                 track.state.missing.discard(ext)
                 track.nack_tries.pop(seq_add(ext, 0), None)
+            if len(track.nack_tries) > 2 * len(track.state.missing) + 64:
+                # entries of sequence numbers that left the missing window
+                keep = {seq_add(e, 0) for e in track.state.missing}
+                track.nack_tries = {k: v for k, v in track.nack_tries.items() if k in keep}
             if gave_up or track.reassembler.dropped_packets > track.pli_mark:
                 track.need_keyframe = True
             if (self.pli_enabled and track.kind == "video" and track.need_keyframe
