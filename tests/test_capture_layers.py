@@ -161,7 +161,7 @@ def test_ipv6_errors() -> None:
 def test_tcp_segment_payload() -> None:
     tcp = struct.pack("!HHIIBBHHH", 3478, 50000, 1, 1, 5 << 4, 0x18, 1000, 0, 0) + b"data"
     seg = IpDecoder().decode(ETHERTYPE_IPV4, _ipv4(tcp, proto=6), 0)
-    assert seg == Segment("10.0.0.1", 3478, "10.0.0.2", 50000, PROTO_TCP, b"data")
+    assert seg == Segment("10.0.0.1", 3478, "10.0.0.2", 50000, PROTO_TCP, b"data", tcp_seq=1)
 
 
 def _stun(msg_type: int, attrs: bytes) -> bytes:
@@ -193,3 +193,28 @@ def test_turn_over_tcp_splits_several_messages_per_segment() -> None:
               + b"\x40\x03\x01")  # a message cut by the segment boundary
     msgs = split_stream(stream)
     assert [unwrap(m) for m in msgs] == [odd, RTP, RTP]
+
+
+def test_turn_over_tcp_reassembles_messages_across_segments() -> None:
+    from rtpstack.capture.turn import TcpMessageReassembler
+
+    chan = struct.pack("!HH", 0x4001, len(RTP)) + RTP  # 176 bytes
+    stun = _stun(0x0017, _attr(0x0013, RTP[:13]))
+    stream = chan + stun + chan
+    key = ("10.0.0.1", 3478, "10.0.0.2", 50000)
+    r = TcpMessageReassembler()
+    seq0 = 2**32 - 100  # sequence numbers wrap inside this exchange
+    assert r.feed(key, seq0, stream[:100]) == []
+    assert r.feed(key, seq0, stream[:100]) == []  # retransmission: ignored
+    got = r.feed(key, (seq0 + 60) % 2**32, stream[60:200])  # overlaps 40 old bytes
+    assert [unwrap(m) for m in got] == [RTP]
+    got = r.feed(key, (seq0 + 200) % 2**32, stream[200:])
+    assert [unwrap(m) for m in got] == [RTP[:13], RTP]
+    # a lost segment: the partial message is dropped, the next whole one is found again
+    base = (seq0 + len(stream)) % 2**32
+    assert r.feed(key, base, chan[:50]) == []
+    assert r.feed(key, (base + len(chan) + 10) % 2**32, chan) != []
+    assert r.discarded == 50
+    # bytes that are not TURN framing reset the partial state
+    assert r.feed(("x", 1, "y", 2), 0, b"\x16\x03\x01\x00\x10hello") == []
+    assert r.discarded > 50

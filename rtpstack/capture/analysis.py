@@ -39,7 +39,7 @@ from rtpstack.capture.link import strip_link
 from rtpstack.capture.pcap import CapturedPacket
 from rtpstack.capture.reader import iter_packets
 from rtpstack.capture.rtcpstats import RtcpSenderSummary, RtcpTracker
-from rtpstack.capture.turn import is_stun, split_stream, unwrap
+from rtpstack.capture.turn import TcpMessageReassembler, is_stun, unwrap
 from rtpstack.errors import CaptureParseError, SdpParseError, SrtpError
 from rtpstack.seqnum import SeqUnwrapper, TimestampUnwrapper
 from rtpstack.srtp import SrtpKeyingMaterial, SrtpSession
@@ -380,6 +380,7 @@ class CaptureAnalyzer:
         self.streams: dict[tuple[str, int, str, int, int, str], StreamStats] = {}
         self.rtcp = RtcpTracker()
         self._ip = IpDecoder()
+        self._tcp = TcpMessageReassembler()
         self._secure_flows: set[tuple[str, int, str, int]] = set()
         self._rtcp_flows: set[tuple[str, int, str, int]] = set()
 
@@ -389,9 +390,8 @@ class CaptureAnalyzer:
     def feed(self, pkt: CapturedPacket) -> list[MediaPacket]:
         """Account one captured frame; returns the RTP/RTCP packets found in it."""
         self.frames += 1
-        if self.origin_ns is None or (pkt.timestamp_ns and pkt.timestamp_ns < self.origin_ns
-                                      and self.frames == 1):
-            self.origin_ns = pkt.timestamp_ns
+        if self.origin_ns is None:
+            self.origin_ns = pkt.timestamp_ns  # times are reported relative to frame 1
         try:
             ethertype, net = strip_link(pkt.linktype, pkt.data)
             seg = self._ip.decode(ethertype, net, pkt.timestamp_ns)
@@ -410,9 +410,12 @@ class CaptureAnalyzer:
             if not seg.payload:
                 self._drop("TCP without payload")
                 return []
-            msgs = [m for m in (unwrap(x) for x in split_stream(seg.payload)) if m is not None]
+            frames = self._tcp.feed((seg.src, seg.sport, seg.dst, seg.dport), seg.tcp_seq,
+                                    seg.payload)
+            msgs = [m for m in (unwrap(x) for x in frames) if m is not None]
             if not msgs:
-                self._drop("TCP without TURN framing")
+                self._drop("STUN/TURN control over TCP" if frames else
+                           "TCP without whole TURN messages")
                 return []
         elif seg.protocol == PROTO_UDP:
             transport = "udp"

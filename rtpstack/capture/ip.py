@@ -43,6 +43,8 @@ class Segment:
     dport: int
     protocol: int
     payload: bytes
+    #: TCP sequence number of the first payload byte (0 for UDP)
+    tcp_seq: int = 0
 
 
 class FragmentReassembler:
@@ -196,11 +198,11 @@ def _transport(proto: int, src: str, dst: str, payload: bytes) -> Segment | None
     if proto == PROTO_TCP:
         if len(payload) < 20:
             raise CaptureParseError(f"truncated TCP header ({len(payload)} bytes)")
-        sport, dport = struct.unpack_from("!HH", payload)
+        sport, dport, seq = struct.unpack_from("!HHI", payload)
         hlen = (payload[12] >> 4) * 4
         if hlen < 20 or hlen > len(payload):
             raise CaptureParseError(f"bad TCP header length {hlen}")
-        return Segment(src, sport, dst, dport, PROTO_TCP, payload[hlen:])
+        return Segment(src, sport, dst, dport, PROTO_TCP, payload[hlen:], seq)
     return None
 
 
