@@ -20,8 +20,10 @@ client decoded nothing from them (and reported the mismatch); 1 otherwise; 2 on 
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -29,6 +31,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -154,6 +157,25 @@ class AppServer:
         return str(body["token"])
 
 
+def router_frame_crypto_imports() -> tuple[int, list[str]]:
+    """(modules scanned, modules that import the SFrame or e2ee packages) under ``router/``."""
+    spec = importlib.util.find_spec("router")
+    if spec is None or not spec.submodule_search_locations:
+        return 0, []
+    scanned, offenders = 0, []
+    for folder in spec.submodule_search_locations:
+        for path in sorted(Path(folder).rglob("*.py")):
+            scanned += 1
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+            for node in ast.walk(tree):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                         [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                if any(n.startswith(("rtpstack.sframe", "rtpstack.e2ee")) for n in names):
+                    offenders.append(path.name)
+                    break
+    return scanned, offenders
+
+
 def fetch_metrics(base_url: str) -> dict[str, float]:
     """``/metrics`` as {sample name with labels: value}."""
     with urllib.request.urlopen(f"{base_url}/metrics", timeout=5.0) as r:
@@ -272,14 +294,22 @@ def report(stats: dict[str, ClientStats], secrets_: dict[str, str],
         print(f"(and {zero} other drop reasons at 0)")
     sent = sum(s.packets for st in stats.values() for s in st.sent.values())
     fwd = metrics.get("rtp_router_packets_out_total", 0)
-    print(f"\nThe clients sent {sent} SRTP media packets whose payloads are SFrame ciphertext. "
-          f"The router forwarded {fwd:.0f} packets (media and RTCP) without any SFrame key: "
-          "it never received a secret, and nothing under router/ can decrypt a frame. "
-          f"The client with the other secret ({odd}) got the same ciphertext and decoded "
-          "nothing from the others.")
+    print()
+    print(textwrap.fill(
+        f"The clients sent {sent} SRTP media packets whose payloads are SFrame ciphertext. "
+        f"The router forwarded {fwd:.0f} packets (media and RTCP) without any SFrame key: it "
+        "never received a secret, and nothing under router/ can decrypt a frame. The client "
+        f"with the other secret ({odd}) got the same ciphertext and decoded nothing from the "
+        "others.", width=100))
+    scanned, offenders = router_frame_crypto_imports()
+    print(f"Router modules that import rtpstack.sframe or rtpstack.e2ee: {len(offenders)} of "
+          f"{scanned} scanned{': ' + ', '.join(offenders) if offenders else ''}.")
     if fwd <= 0:
         ok = False
         problems.append("the router forwarded nothing")
+    if offenders or not scanned:
+        ok = False
+        problems.append("the router's code can reach the frame cipher")
     print()
     if ok:
         print("RESULT: ok - same secret decodes, different secret does not, router saw only "
