@@ -183,3 +183,9 @@ def test_replay_command_protects_with_srtp_and_rewrites_ssrc() -> None:
     assert len(rtp) == 9 and {p.ssrc for p in rtp} == {7}
     (rtcp,) = [session.unprotect_rtcp(d) for d in got if d[1] == 200]
     assert rtcp[4:8] == (7).to_bytes(4, "big")  # the SR's sender SSRC was rewritten too
+
+
+def test_json_shape_is_a_list_for_directories(tmp_path: Path) -> None:
+    (tmp_path / "a.pcap").write_bytes(corpus_path(SIP).read_bytes())
+    doc = json.loads(rtpstack("pcap", "analyze", "--json", str(tmp_path)).stdout)
+    assert isinstance(doc, list) and doc[0]["capture"] == "a.pcap"

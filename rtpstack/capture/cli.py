@@ -67,7 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a.add_argument("paths", nargs="+", metavar="CAPTURE",
                    help="capture files, or directories (every *.pcap/*.pcapng[.gz] inside)")
     out = a.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    out.add_argument("--json", action="store_true",
+                     help="print JSON instead of the table (an object for one capture file, "
+                          "a list for several files or a directory)")
     out.add_argument("--csv", action="store_true", help="print CSV (one row per stream)")
     a.add_argument("--plot", metavar="DIR",
                    help="also write PNG plots (sequence, jitter, loss over time per stream; "
@@ -215,7 +217,8 @@ def _run_analyze(args: argparse.Namespace) -> int:
             for png in plot_analysis(a, args.plot):
                 print(f"wrote {png}", file=sys.stderr)
     if args.json:
-        print(render_json(analyses))
+        single_file = len(args.paths) == 1 and not Path(args.paths[0]).is_dir()
+        print(render_json(analyses, as_list=not single_file))
     elif args.csv:
         sys.stdout.write(render_csv(analyses))
     else:

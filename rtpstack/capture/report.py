@@ -101,10 +101,13 @@ def render_table(analyses: Sequence[CaptureAnalysis]) -> str:
     return "\n".join(out)
 
 
-def render_json(analyses: Sequence[CaptureAnalysis]) -> str:
-    """JSON: one object per capture (a list when there are several)."""
+def render_json(analyses: Sequence[CaptureAnalysis], *, as_list: bool | None = None) -> str:
+    """JSON: one object for one capture, a list for several (``as_list`` forces the list,
+    e.g. when a directory was given, so programs always get the same shape)."""
     docs: list[dict[str, Any]] = [a.to_dict() for a in analyses]
-    return json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, sort_keys=False)
+    if as_list is None:
+        as_list = len(docs) != 1
+    return json.dumps(docs if as_list else docs[0], indent=2)
 
 
 def render_csv(analyses: Sequence[CaptureAnalysis]) -> str:
