@@ -360,6 +360,20 @@ async def test_captured_frames_cross_the_router_byte_identical(room: Room) -> No
     assert stream.clock_rate == 90_000
 
 
+async def test_force_disconnect_reaches_the_client(room: Room) -> None:
+    sid = await room.session(e2ee=True)
+    alice = await room.client(sid, "alice")
+    bob = await room.client(sid, "bob")
+    status, _ = await room.harness.api("DELETE", f"/v1/sessions/{sid}/participants/bob")
+    assert status == 204
+    ev = await bob.wait_event("disconnected", 2.0)
+    assert ev is not None and ev.get("reason") == "force_disconnect"
+    left = await alice.wait_event(PARTICIPANT_LEFT, 2.0)
+    assert left is not None and left.get("participant_id") == "bob"
+    with pytest.raises(SignalingError, match="closed"):
+        await bob.publish("audio")
+
+
 async def test_archive_of_e2ee_session_is_refused(room: Room) -> None:
     sid = await room.session(e2ee=True)
     status, body = await room.harness.api("POST", f"/v1/sessions/{sid}/archives", {})

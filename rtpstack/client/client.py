@@ -57,6 +57,7 @@ __all__ = ["Client", "ClientStats", "LocalTrack", "RemoteStream"]
 DropHook = Callable[[bytes], bool]
 _TICK = 0.02
 _MAX_EVENTS = 10_000
+_MAX_FRAMES = 100_000
 _RCVBUF = 1 << 20
 _STATIC_NAMES = {0: "PCMU", 8: "PCMA", 9: "G722"}
 _HANDSHAKE_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -511,8 +512,8 @@ class Client:
                 if track is not None:
                     track.force_keyframe = True
         frames = core.pop_frames()
-        if self.keep_frames:
-            self.frames.extend(frames)
+        if self.keep_frames and len(self.frames) < _MAX_FRAMES:
+            self.frames.extend(frames[: _MAX_FRAMES - len(self.frames)])
         self._changed.set()
 
     def _add_event(self, ev: ClientEvent) -> None:
