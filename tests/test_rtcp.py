@@ -285,6 +285,14 @@ def test_unknown_packet_type_and_unknown_xr_block_kept_raw() -> None:
     assert (framed.packet_type, framed.count, bytes(framed)) == (207, 3, bytes(xr))
 
 
+def test_bytearray_and_memoryview_input_give_immutable_values() -> None:
+    wire = bytes(AppPacket(1, 2, b"NAME", b"data"))
+    for data in (bytearray(wire), memoryview(wire)):
+        (app,) = parse_compound(data)
+        assert isinstance(app, AppPacket) and type(app.data) is bytes and app.data == b"data"
+        assert parse_packet(data) == app
+
+
 def test_reduced_size_rtcp_parses_and_is_not_a_regular_compound() -> None:
     pli = Pli(1, 2)
     nack = GenericNack.from_lost(1, 2, [100, 101])

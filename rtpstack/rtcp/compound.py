@@ -118,12 +118,15 @@ def decode_packet(packet_type: int, count: int, body: bytes, padding: bytes) -> 
     return decoder(count, body, padding)
 
 
-def parse_compound(data: bytes) -> list[RtcpPacket]:
+def parse_compound(data: bytes | bytearray | memoryview) -> list[RtcpPacket]:
     """Split ``data`` into RTCP packets and decode each one.
 
     Raises :class:`~rtpstack.errors.RtcpParseError` when any packet is malformed (a
-    compound packet is dropped whole, as RFC 3550 A.2 suggests).
+    compound packet is dropped whole, as RFC 3550 A.2 suggests). A ``bytearray`` or
+    ``memoryview`` is copied once, so the values never share a mutable buffer.
     """
+    if not isinstance(data, bytes):
+        data = bytes(data)
     packets: list[RtcpPacket] = []
     offset = 0
     n = len(data)
@@ -139,8 +142,10 @@ def parse_compound(data: bytes) -> list[RtcpPacket]:
             return packets
 
 
-def parse_packet(data: bytes) -> RtcpPacket:
+def parse_packet(data: bytes | bytearray | memoryview) -> RtcpPacket:
     """Decode ``data`` as exactly one RTCP packet."""
+    if not isinstance(data, bytes):
+        data = bytes(data)
     pt, count, body, padding, end = split_packet(data, 0)
     if end != len(data):
         raise RtcpParseError(f"{len(data) - end} octets after the RTCP packet")
