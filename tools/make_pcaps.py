@@ -93,7 +93,7 @@ async def ffmpeg_vp8_pcmu(out: Path, base: int) -> Path:
     cmd = [
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
         "-f", "lavfi", "-t", "3", "-i", "testsrc=size=320x240:rate=15",
-        "-f", "lavfi", "-t", "3", "-i", "sine=frequency=440:sample_rate=8000",
+        "-f", "lavfi", "-t", "3", "-i", "sine=frequency=440:sample_rate=8000:samples_per_frame=160",
         "-map", "0:v", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8",
         "-b:v", "200k", "-ssrc", "287454020", "-payload_type", "96",
         "-f", "rtp", f"rtp://{HOST}:{base}?pkt_size=1200",
