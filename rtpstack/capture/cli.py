@@ -276,7 +276,14 @@ def _run_replay(args: argparse.Namespace) -> int:
                             progress=progress) as replayer:
             return await replayer.run()
 
-    summary = asyncio.run(go())
+    try:  # uvloop paces and sends with less overhead where it is installed
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    except ImportError:
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        summary = runner.run(go())
     print(f"replay: {summary}", file=sys.stderr)
     return 0 if summary.errors == 0 else 1
 
