@@ -157,3 +157,9 @@ def test_without_heuristics_sdp_in_sip_finds_what_tshark_default_finds(capture: 
                 for r in rows}
     analysis = analyze_file(path, Hints(heuristics=False))
     assert {(s.src, s.sport, s.dst, s.dport, s.ssrc) for s in analysis.streams} == expected
+
+
+def test_dtls_marks_flows_as_srtp_also_inside_turn() -> None:
+    analysis = analyze_file(corpus_path("pcaps/ndpi__stun_dtls_rtp.pcapng"))
+    assert {s.transport: s.secure for s in analysis.streams} == {"udp": True, "tcp": True}
+    assert analysis.drops["DTLS"] > 23  # 23 DTLS datagrams over UDP, more inside TURN/TCP

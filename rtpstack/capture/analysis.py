@@ -447,19 +447,19 @@ class CaptureAnalyzer:
                         self._drop("STUN")
                         continue
                     data = inner
-                elif 20 <= b0 <= 63:
-                    if b0 <= 25 and len(data) >= 13 and data[1] == 0xFE:
-                        self._secure_flows.add(flow)  # DTLS: media on this flow is SRTP
-                        self._drop("DTLS")
-                    else:
-                        self._drop("not RTP/RTCP")
-                    continue
                 elif 64 <= b0 <= 79:
                     inner = unwrap(data)
                     if inner is None:
                         self._drop("not RTP/RTCP")
                         continue
                     data = inner
+            if data and 20 <= data[0] <= 63:  # RFC 7983: DTLS (possibly inside TURN)
+                if data[0] <= 25 and len(data) >= 13 and data[1] == 0xFE:
+                    self._secure_flows.add(flow)  # DTLS: media on this flow is SRTP
+                    self._drop("DTLS")
+                else:
+                    self._drop("not RTP/RTCP")
+                continue
             if not data or not self.hints.is_media_flow(seg.sport, seg.dport, seg.src, seg.dst):
                 self._drop("not a media flow")
                 continue
