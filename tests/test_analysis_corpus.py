@@ -141,6 +141,13 @@ def test_rtcp_only_captures_are_counted() -> None:
     # one side's RR answers the other's SR (LSR/DLSR): both directions are in the capture
     rr = next(r for r in multi.rtcp if r.ssrc == 0x01932DB4)
     assert rr.rtt.count >= 1 and 0 <= rr.rtt.minimum < 1
+    # last report blocks, as tshark_rtcp_fields shows them (frames 4 and 5)
+    sr = next(r for r in multi.rtcp if r.ssrc == 0x5D931534)
+    assert rr.reports[0x5D931534] == (0.0, 1, 6)
+    assert sr.reports[0x01932DB4] == (0.0, 1, 0)
+    sip = analyze_file(corpus_path("pcaps/ndpi__sip.pcap"))
+    ((ssrc, counts),) = [(r.ssrc, r.counts) for r in sip.rtcp]
+    assert ssrc == 0x3796CB71 and (counts["sr"], counts["sdes"], counts["bye"]) == (1, 1, 1)
 
 
 @pytest.mark.parametrize("capture", _captures())
