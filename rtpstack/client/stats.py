@@ -120,7 +120,7 @@ class ReceiveStreamState:
         if len(self._seen) > 4 * _MISSING_WINDOW:
             floor = highest - 2 * _MISSING_WINDOW
             self._seen = {s for s in self._seen if s >= floor}
-        if self.missing and min(self.missing) < highest - _MISSING_WINDOW:
+        if self.missing and ext == highest and ext % 64 == 0:  # amortized: every 64 packets
             floor = highest - _MISSING_WINDOW
             self.missing = {s for s in self.missing if s >= floor}
         self.packets += 1
