@@ -15,7 +15,7 @@ import dataclasses
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from rtpstack.errors import RtcpParseError
 
@@ -189,8 +189,6 @@ class RawRtcpPacket:
     count: int
     body: bytes
     padding: bytes = b""
-
-    known: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, data: bytes) -> RawRtcpPacket:
