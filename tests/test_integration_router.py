@@ -374,6 +374,17 @@ async def test_force_disconnect_reaches_the_client(room: Room) -> None:
         await bob.publish("audio")
 
 
+async def test_auto_subscribe_receives_streams_published_later(room: Room) -> None:
+    sid = await room.session(e2ee=True)
+    bob = await room.client(sid, "bob", auto_subscribe=True)
+    alice = await room.client(sid, "alice")
+    await alice.publish("audio")
+    assert await bob.wait_for(
+        lambda c: any(s.subscription_id for s in c.remote.values()), 3.0)
+    await alice.run_media(0.5)
+    assert await bob.wait_for(lambda c: _from(c, "alice", "audio")[0] >= 15, 2.0)
+
+
 async def test_archive_of_e2ee_session_is_refused(room: Room) -> None:
     sid = await room.session(e2ee=True)
     status, body = await room.harness.api("POST", f"/v1/sessions/{sid}/archives", {})
