@@ -146,8 +146,9 @@ def test_rtcp_only_captures_are_counted() -> None:
     assert rr.reports[0x5D931534] == (0.0, 1, 6)
     assert sr.reports[0x01932DB4] == (0.0, 1, 0)
     sip = analyze_file(corpus_path("pcaps/ndpi__sip.pcap"))
-    ((ssrc, counts),) = [(r.ssrc, r.counts) for r in sip.rtcp]
-    assert ssrc == 0x3796CB71 and (counts["sr"], counts["sdes"], counts["bye"]) == (1, 1, 1)
+    ((ssrc, sip_counts),) = [(r.ssrc, r.counts) for r in sip.rtcp]
+    assert ssrc == 0x3796CB71
+    assert (sip_counts["sr"], sip_counts["sdes"], sip_counts["bye"]) == (1, 1, 1)
 
 
 @pytest.mark.parametrize("capture", _captures())
