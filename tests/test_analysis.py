@@ -265,3 +265,17 @@ def test_malformed_rtcp_compound_falls_back_to_header_counts() -> None:
     assert tracker.feed(_sr(7, 1, 2) + b"\x12" * 30, 2.0, "a", 1, "b", 2, encrypted=True)
     assert snd.counts["sr"] == 1 and snd.encrypted
     assert not tracker.feed(b"\x00" * 12, 3.0, "a", 1, "b", 2)
+
+
+def test_result_can_be_taken_twice() -> None:
+    pkts = [*audio(list(range(3))), (T0 + 100_000_000, A, B, _sr(0x11223344, 1, 2))]
+    buf = io.BytesIO()
+    w = PcapngWriter(buf, LINKTYPE_ETHERNET)
+    for i, (t, src, dst, data) in enumerate(pkts):
+        w.write(ethernet_frame(udp_ip_packet(src[0], src[1], dst[0], dst[1], data, i)), t)
+    analyzer = CaptureAnalyzer()
+    for pkt in iter_stream(io.BytesIO(buf.getvalue())):
+        analyzer.feed(pkt)
+    first, second = analyzer.result("a"), analyzer.result("a")
+    assert first.to_dict() == second.to_dict()
+    assert first.rtcp[0].first_time == pytest.approx(0.1)

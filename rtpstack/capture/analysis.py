@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -545,10 +545,11 @@ class CaptureAnalyzer:
                                       self.rtcp.feedback_for.get(st.key.ssrc), encoding))
             if st.series is not None:
                 series[st.key] = st.series
-        rtcp = sorted(self.rtcp.senders.values(), key=lambda r: (r.first_time, r.ssrc))
-        for r in rtcp:
-            r.first_time -= origin / 1e9
-            r.last_time -= origin / 1e9
+        rtcp = [
+            replace(r, first_time=r.first_time - origin / 1e9,
+                    last_time=r.last_time - origin / 1e9)
+            for r in sorted(self.rtcp.senders.values(), key=lambda r: (r.first_time, r.ssrc))
+        ]
         return CaptureAnalysis(name, self.frames, streams, rtcp, dict(self.drops), series)
 
 
