@@ -225,7 +225,11 @@ class Client:
             await self.close()
             raise SignalingError("no_transport", "the router gave no media transport (a relayed "
                                  "session carries no media through the router)")
-        transport = TransportInfo.from_json(raw_transport)
+        try:
+            transport = TransportInfo.from_json(raw_transport)
+        except ValueError:
+            await self.close()
+            raise
         index = joined.get("sender_index")
         self.core = ClientCore(transport, session_id=self.session_id,
                                participant_id=self.participant_id, e2ee=self.e2ee,
