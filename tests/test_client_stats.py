@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rtpstack.client.sources import AudioSource, VideoSource, frame_label
 from rtpstack.client.stats import ReceiveStreamState
@@ -123,3 +125,34 @@ def test_capture_source_without_the_stream_is_a_clear_error() -> None:
 
     with pytest.raises(CaptureSourceError, match="no RTP video stream found in"):
         CaptureSource.from_file(PCAPS / "ffmpeg_vp8_pcmu.pcapng", kind="video", ssrc=1)
+
+
+@given(
+    start=st.integers(0, 65535),
+    n=st.integers(1, 300),
+    data=st.data(),
+)
+@settings(max_examples=200, deadline=None)
+def test_receive_counters_match_a_model(start: int, n: int, data: st.DataObject) -> None:
+    """Any arrival order with loss, duplicates and reordering (also across the wrap)."""
+    offsets = list(range(n))
+    kept = data.draw(st.lists(st.sampled_from(offsets), min_size=1, max_size=2 * n))
+    first_ext = kept[0]
+    # reordering far before the first packet is outside what a receiver can know: keep it near
+    kept = [o for o in kept if o >= first_ext - 100]
+    st_ = ReceiveStreamState(1)
+    for i, off in enumerate(kept):
+        st_.on_packet((start + off) % 65536, 0, 10, i * 0.01)
+    unique = set(kept)
+    snap = st_.snapshot()
+    assert snap.packets == len(unique)
+    assert snap.duplicates == len(kept) - len(unique)
+    assert snap.expected == max(unique) - min(unique) + 1
+    assert snap.lost == snap.expected - len(unique)
+    gaps = set(range(min(unique), max(unique) + 1)) - unique
+    assert st_.highest is not None
+    base = st_.highest - max(unique)  # extended = offset + base
+    missing = {m - base for m in st_.missing}
+    assert missing <= gaps
+    # every gap after the first packet (within the 512-packet window) is known to be missing
+    assert {g for g in gaps if g > kept[0] and g >= max(unique) - 512} <= missing
