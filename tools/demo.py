@@ -350,9 +350,9 @@ async def amain(args: argparse.Namespace) -> int:
                                Path(tmp))
         print(f"starting rtp-router: http://127.0.0.1:{router.http_port}, "
               f"media udp 127.0.0.1:{router.media_port}")
-        router.start()
         clients: list[Client] = []
         try:
+            router.start()
             print(f"router pid {router.proc.pid if router.proc else '?'}; creating an e2ee "
                   f"session and joining {args.clients} clients")
             app = AppServer(router.base_url)
@@ -371,8 +371,9 @@ async def amain(args: argparse.Namespace) -> int:
             for c in clients:
                 await c.close()
             code = router.stop()
-            print(f"rtp-router (pid {router.proc.pid if router.proc else '?'}) stopped with "
-                  f"SIGTERM, exit status {code}")
+            if router.proc is not None:
+                print(f"rtp-router (pid {router.proc.pid}) stopped with SIGTERM, "
+                      f"exit status {code}")
     return 0 if ok else 1
 
 
