@@ -63,6 +63,7 @@ class RouterProcess:
     media_port: int
     workdir: Path
     proc: subprocess.Popen[bytes] | None = None
+    signalled: bool = False
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -84,8 +85,8 @@ class RouterProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"rtp-router exited with {self.proc.returncode}: "
-                                   f"{self.log_tail()}")
+                raise RuntimeError(f"rtp-router exited with {self.proc.returncode} "
+                                   "(its log follows)")
             try:
                 with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=1.0) as r:
                     if r.status == 200:
@@ -96,10 +97,15 @@ class RouterProcess:
         raise RuntimeError(f"rtp-router did not answer /healthz within {timeout} s")
 
     def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM the process by its PID; SIGKILL if it has not exited within ``timeout``."""
+        """SIGTERM the process by its PID; SIGKILL if it has not exited within ``timeout``.
+
+        Returns its exit status (None if it never started); ``signalled`` says whether it was
+        still running.
+        """
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
+        self.signalled = self.proc.poll() is None
+        if self.signalled:
             os.kill(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
@@ -372,8 +378,8 @@ async def amain(args: argparse.Namespace) -> int:
                 await c.close()
             code = router.stop()
             if router.proc is not None:
-                print(f"rtp-router (pid {router.proc.pid}) stopped with SIGTERM, "
-                      f"exit status {code}")
+                how = "stopped with SIGTERM" if router.signalled else "had already exited"
+                print(f"rtp-router (pid {router.proc.pid}) {how}, exit status {code}")
     return 0 if ok else 1
 
 
