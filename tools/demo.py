@@ -386,7 +386,11 @@ async def amain(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = parse_args(argv)
-    return asyncio.run(amain(args))
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
+        return asyncio.run(amain(args))
+    return uvloop.run(amain(args))  # asyncio's default loop is slow at datagram reads
 
 
 if __name__ == "__main__":
