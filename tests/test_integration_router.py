@@ -284,6 +284,7 @@ async def test_pli_reaches_the_publisher_when_loss_is_not_repaired(room: Room) -
     assert st.plis_sent >= 1 and st.nacks_sent == 0
     assert sent.plis_received >= 1
     assert alice.events_of(KEYFRAME_REQUESTED)
+    assert sent.keyframes >= 2  # frame 0, plus the one the PLI asked for (next periodic: 60)
 
 
 async def test_unsubscribe_stops_the_stream(room: Room) -> None:
