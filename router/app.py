@@ -18,6 +18,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -34,6 +35,7 @@ __all__ = [
     "HUB",
     "MEDIA",
     "REGISTRY",
+    "STATIC_DIR",
     "create_app",
     "default_media_plane",
     "render_metrics",
@@ -41,6 +43,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("router.app")
+
+#: The browser page (docs/browser.md): ``/`` serves its ``index.html``, ``/static/`` the rest.
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 HUB = web.AppKey("hub", SignalingHub)
 REGISTRY = web.AppKey("registry", SessionRegistry)
@@ -138,6 +143,13 @@ def create_app(
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    if STATIC_DIR.is_dir():
+        async def index(request: web.Request) -> web.FileResponse:
+            return web.FileResponse(STATIC_DIR / "index.html",
+                                    headers={"Cache-Control": "no-store"})
+
+        app.router.add_get("/", index)
+        app.router.add_static("/static/", STATIC_DIR)
 
     async def on_startup(app: web.Application) -> None:
         await media.start()
