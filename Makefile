@@ -5,9 +5,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test peers venv lint typecheck bench clean
+.PHONY: run test peers venv lint bench build-ext pcaps clean
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py rtpstack/sframe/_sframe.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -e '.[dev]'
@@ -21,9 +21,21 @@ peers:
 	@bash tools/install-peers.sh
 
 run: $(STAMP)
+	$(PY) tools/demo.py
+
+# Per-stream analysis of the project's own regression captures.
+analyze: $(STAMP)
 	$(VENV)/bin/rtpstack pcap analyze pcaps/
 
-test: $(STAMP) peers
+# Rebuild the optional C accelerator in place after editing rtpstack/sframe/_sframe.c.
+build-ext: $(STAMP)
+	$(PY) setup.py build_ext --inplace
+
+# Re-record pcaps/ from real peers (ffmpeg, GStreamer).
+pcaps: $(STAMP) peers
+	$(PY) tools/make_pcaps.py
+
+test: peers $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
