@@ -304,7 +304,7 @@ class ClientCore:
             self._drop("srtp")
             return []
         try:
-            marker, _pt, seq, ts, ssrc, start, end, _el = fastpath.read_packet(packet)
+            marker, _pt, seq, ts, ssrc, _xp, _xs, start, end = fastpath.parse_header(packet)
         except ParseError:
             self._drop("parse")
             return []
