@@ -10,6 +10,7 @@ duration, so a publisher can loop a short capture for as long as it sends.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,9 +68,14 @@ class CaptureSource:
     @classmethod
     def from_file(cls, path: str | Path, *, kind: MediaKind, ssrc: int | None = None,
                   payload_type: int | None = None, clock_rate: int | None = None,
-                  max_frames: int = 10_000) -> CaptureSource:
+                  max_frames: int = 10_000,
+                  depacketize: Callable[[bytes], bytes] | None = None) -> CaptureSource:
         """Read the stream ``ssrc`` (or the first RTP stream with ``payload_type``, or the
-        first RTP stream of the right kind) from the capture at ``path``."""
+        first RTP stream of the right kind) from the capture at ``path``.
+
+        ``depacketize`` turns each RTP payload into the codec's bytes before a frame's
+        payloads are joined (e.g. :func:`rtpstack.client.carriage.vp8_strip` for real VP8
+        frames); by default payloads are joined as captured."""
         decoder = IpDecoder()
         streams: dict[int, tuple[int, SeqUnwrapper, dict[int, tuple[int, float, bytes]]]] = {}
         for cap in iter_packets(path):
@@ -91,8 +97,11 @@ class CaptureSource:
                 continue
             entry = streams.setdefault(pkt.ssrc, (pkt.payload_type, SeqUnwrapper(), {}))
             if len(entry[2]) < 16 * max_frames:
-                entry[2][entry[1].unwrap(pkt.sequence_number)] = (
-                    pkt.timestamp, cap.time, pkt.payload)
+                try:
+                    body = pkt.payload if depacketize is None else depacketize(pkt.payload)
+                except ParseError:
+                    continue
+                entry[2][entry[1].unwrap(pkt.sequence_number)] = (pkt.timestamp, cap.time, body)
         chosen = _choose(streams, kind, ssrc, payload_type)
         if chosen is None:
             raise CaptureSourceError(f"no RTP {kind} stream found in {Path(path).name}")

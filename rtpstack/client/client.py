@@ -32,6 +32,7 @@ from typing import Any
 import aiohttp
 
 from rtpstack.client.capture_source import CaptureSource
+from rtpstack.client.carriage import Carriage
 from rtpstack.client.core import ClientCore, ReceivedFrame, TrackConfig, TransportInfo
 from rtpstack.client.events import (
     KEYFRAME_REQUESTED,
@@ -143,6 +144,7 @@ class Client:
         drop_incoming: DropHook | None = None,
         request_timeout: float = 5.0,
         max_lifetime: float = 3600.0,
+        carriage: Carriage = "sframe",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
@@ -154,6 +156,8 @@ class Client:
         self.max_lifetime = max_lifetime
         self._nack = nack
         self._pli = pli
+        self.carriage: Carriage = carriage
+        """``"codec"`` in sessions with browsers (``docs/browser.md``)."""
         self.participant_id = ""
         self.session_id = ""
         self.e2ee = False
@@ -233,7 +237,7 @@ class Client:
         index = joined.get("sender_index")
         self.core = ClientCore(transport, session_id=self.session_id,
                                participant_id=self.participant_id, e2ee=self.e2ee,
-                               nack=self._nack, pli=self._pli,
+                               nack=self._nack, pli=self._pli, carriage=self.carriage,
                                sender_index=index if isinstance(index, int) else None)
         loop = asyncio.get_running_loop()
         udp, _ = await loop.create_datagram_endpoint(

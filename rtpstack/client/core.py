@@ -28,6 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from rtpstack import fastpath
+from rtpstack.client.carriage import (
+    CARRIAGES,
+    Carriage,
+    open_frame,
+    protect_frame,
+    vp8_packetize,
+    vp8_payload,
+)
 from rtpstack.client.events import KEYFRAME_REQUESTED, ClientEvent
 from rtpstack.client.framecrypto import FrameCrypto, Reassembler, packetize
 from rtpstack.client.hop import HopCrypto
@@ -167,7 +175,13 @@ class ClientCore:
         pli: bool = True,
         sender_index: int | None = None,
         seed: int | None = None,
+        carriage: Carriage = "sframe",
     ) -> None:
+        if carriage not in CARRIAGES:
+            raise ValueError(f"carriage must be one of {', '.join(CARRIAGES)}, got {carriage!r}")
+        self.carriage: Carriage = carriage
+        """``sframe`` (SFrame RTP payload format) or ``codec`` (as browsers carry frames:
+        :mod:`rtpstack.client.carriage`; VP8 for video)."""
         self.transport = transport
         self.session_id = session_id
         self.participant_id = participant_id
@@ -239,10 +253,20 @@ class ClientCore:
         if self._crypto is not None:
             if not self._crypto.has_secret:
                 raise ValueError("set the encryption secret before publishing in an e2ee session")
-            body = self._crypto.encrypt(cfg.ssrc, frame)
+            crypto = self._crypto
+            if self.carriage == "codec":
+                body = protect_frame(cfg.kind, frame,
+                                     lambda p, m: crypto.encrypt(cfg.ssrc, p, m))
+            else:
+                body = crypto.encrypt(cfg.ssrc, frame)
         else:
             body = frame
-        payloads = packetize(body, MAX_PACKET_PAYLOAD)
+        if self.carriage == "sframe":
+            payloads = packetize(body, MAX_PACKET_PAYLOAD)
+        elif cfg.kind == "video":
+            payloads = vp8_packetize(body, MAX_PACKET_PAYLOAD)
+        else:
+            payloads = [body]
         ts = ts_add(timestamp, track.ts_offset)
         out: list[bytes] = []
         last = len(payloads) - 1
@@ -316,10 +340,26 @@ class ClientCore:
             self._drop("duplicate")
             return []
         track.nack_tries.pop(seq, None)
-        for frame in track.reassembler.push(seq, ts, marker, packet[start:end]):
+        payload = packet[start:end]
+        if self.carriage == "codec":
+            payload = self._codec_payload(track, marker, payload)
+            if not payload:
+                return []
+        for frame in track.reassembler.push(seq, ts, marker, payload):
             self._decode(track, frame.timestamp, frame.data, now)
         track.state.reassembly_dropped = track.reassembler.dropped_packets
         return []
+
+    def _codec_payload(self, track: _RecvTrack, marker: bool, payload: bytes) -> bytes:
+        """A codec-carried payload as the reassembler's descriptor byte + fragment."""
+        if track.kind != "video":
+            return b"\xc0" + payload          # one packet per audio frame
+        try:
+            start, data = vp8_payload(payload)
+        except ParseError:
+            self._drop("parse")
+            return b""
+        return bytes(((0x80 if start else 0) | (0x40 if marker else 0),)) + data
 
     def _decode(self, track: _RecvTrack, ts: int, body: bytes, now: float) -> None:
         crypto = self._crypto
@@ -327,7 +367,10 @@ class ClientCore:
             frame = body
         else:
             try:
-                frame = crypto.decrypt(body)
+                if self.carriage == "codec":
+                    frame = open_frame(track.kind, body, crypto.decrypt)
+                else:
+                    frame = crypto.decrypt(body)
             except SFrameError:
                 track.state.frames_failed += 1
                 self._secret_events(crypto, track, now)

@@ -76,18 +76,19 @@ class FrameCrypto:
             index = self._streams[ssrc] = len(self._streams)
         return index
 
-    def encrypt(self, ssrc: int, frame: bytes) -> bytes:
-        """The SFrame ciphertext of one frame of the track ``ssrc``."""
+    def encrypt(self, ssrc: int, frame: bytes, metadata: bytes = b"") -> bytes:
+        """The SFrame ciphertext of one frame of the track ``ssrc`` (``metadata``: the
+        authenticated clear bytes of the codec carriage, :mod:`rtpstack.client.carriage`)."""
         if self._enc is None:
             raise ValueError("set the encryption secret before publishing in an e2ee session")
-        return self._enc.encrypt(frame, stream=self.stream_index(ssrc))
+        return self._enc.encrypt(frame, stream=self.stream_index(ssrc), metadata=metadata)
 
-    def decrypt(self, data: bytes) -> bytes:
+    def decrypt(self, data: bytes, metadata: bytes = b"") -> bytes:
         """The frame inside an SFrame ciphertext (raises an ``SFrameError`` subclass)."""
         if self._dec is None:
             from rtpstack.sframe.errors import AuthenticationError
             raise AuthenticationError("no encryption secret set: cannot decrypt")
-        return self._dec.decrypt(data)
+        return self._dec.decrypt(data, metadata)
 
     def drain_events(self) -> list[SecretEvent]:
         """Mismatch/match events since the last call (one per sender and change)."""
