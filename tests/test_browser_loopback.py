@@ -1,7 +1,8 @@
 """The browser page's end-to-end encryption inside one page, in a real headless Chromium: two
 local RTCPeerConnections with the SFrame transform on both ends (no router media), served by
 the router app. Same secret: the receiver decodes the camera's VP8 frames; different secret:
-media arrives but nothing decodes, and the page shows ``encryption_secret_mismatch``; the
+media arrives but nothing decodes, and the page shows ``encryption_secret_mismatch``; after
+the receiver is given the right secret, ``encryption_secret_match`` and frames decode; the
 legacy ``createEncodedStreams`` path works too."""
 
 from __future__ import annotations
@@ -48,11 +49,15 @@ async def test_loopback_e2ee_in_chromium(harness: RouterHarness) -> None:
             {"name": "same", "url": f"{base}?loopback=1&secret={SECRET}"},
             {"name": "different", "url": f"{base}?loopback=1&secret={SECRET}&secret_b={wrong}"},
             {"name": "legacy", "url": f"{base}?loopback=1&transform=legacy&secret={SECRET}"},
+            {"name": "fixed", "url": f"{base}?loopback=1&secret={SECRET}&secret_b={wrong}"},
         ],
         "until": "const r = stats.remotes['loopback-peer'];"
                  "return !!r && r.framesDecoded >= 15 && r.e2ee === 'encryption_secret_match';",
-        "until_pages": ["same", "legacy"],
-        "min_seconds": 4, "max_seconds": 40,
+        "until_pages": ["same", "legacy", "fixed"],
+        "min_seconds": 8, "max_seconds": 40,
+        # the mismatched receiver learns the sender's secret at 5 s: frames open again
+        "actions": [{"page": "fixed", "at": 5.0,
+                     "eval": f"window.__loopbackSetSecret('receiver', '{SECRET}')"}],
     }
     out = await run_driver(tools, scenario, timeout=70)
     assert out["errors"] == [], out
@@ -77,3 +82,9 @@ async def test_loopback_e2ee_in_chromium(harness: RouterHarness) -> None:
     assert receiver["ok"] == 0 and receiver["failed"] > 10
     kinds = [e["type"] for e in different["events"] if e["id"] == "loopback-peer"]
     assert kinds == ["encryption_secret_mismatch"]
+    # the same start, then the receiver's secret is fixed: mismatch, then match, then decoding
+    fixed = out["pages"]["fixed"]
+    kinds = [e["type"] for e in fixed["events"] if e["id"] == "loopback-peer"]
+    assert kinds == ["encryption_secret_mismatch", "encryption_secret_match"]
+    assert fixed["remotes"]["loopback-peer"]["framesDecoded"] >= 15
+    assert out["actions"][0]["result"] == 1      # key epoch 0, then 1 after the change

@@ -6,7 +6,8 @@
 // createEncodedStreams instead of RTCRtpScriptTransform), loopback=1 (no router: two local
 // peer connections, see window.__loopback).
 // For tests: window.__stats() (getStats-derived numbers, e2ee states), window.__events,
-// window.__join(token), window.__setSecret(secret), window.__loopback(options).
+// window.__join(token), window.__setSecret(secret), window.__loopback(options) and
+// window.__loopbackSetSecret("sender" | "receiver", secret).
 
 import { normalizeSecret } from "./sframe.js";
 
@@ -236,6 +237,7 @@ window.__loopback = async ({ secretA, secretB, sessionId = "loopback", seconds =
   if (secretA) await a.setSecret(secretA);
   if (secretB) await b.setSecret(secretB);
   b.onstate = showState;
+  window.__loopbackSetSecret = (end, secret) => (end === "sender" ? a : b).setSecret(secret);
   const stream = await camera();
   const pc1 = new RTCPeerConnection(peerConnectionConfig());
   const pc2 = new RTCPeerConnection(peerConnectionConfig());
