@@ -87,11 +87,10 @@ class RtcpTerminator:
             return
         sender = _U32.unpack_from(plain, 4)[0]
         if sender != part.rtcp_ssrc and sender not in part.streams:
-            core.drops.add(
-                DropReason.SSRC_HIJACK if core.stream_owner(sender) is not None
-                else DropReason.UNKNOWN_SSRC
-            )
-            return
+            owned = core.stream_owner(sender) is not None
+            if owned or not part.any_rtcp_sender:
+                core.drops.add(DropReason.SSRC_HIJACK if owned else DropReason.UNKNOWN_SSRC)
+                return
         core.rtcp_in += 1
         for pkt in packets:
             if isinstance(pkt, SenderReport):

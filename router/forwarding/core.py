@@ -441,6 +441,10 @@ class ForwardingCore:
         else:
             out_seq = seq_add(seq, sub.seq_off)
             out_ts = ts_add(ts, sub.ts_off)
+        if sub.pt_map is not None:
+            b1 = plain[1]
+            plain = b"".join((plain[:1], bytes(((b1 & 0x80) | sub.pt_map[b1 & 0x7F],)),
+                              plain[2:]))
         try:
             return sub.subscriber.crypto.protect_rewritten(plain, out_seq, out_ts, sub.out_ssrc)
         except (pylibsrtp.Error, ValueError):

@@ -30,6 +30,7 @@ class Participant:
 
     __slots__ = (
         "addr",
+        "any_rtcp_sender",
         "crypto",
         "group",
         "keys",
@@ -54,6 +55,9 @@ class Participant:
         #: SSRC the router uses as RTCP sender towards this client (RR and feedback).
         self.router_ssrc = router_ssrc
         self.addr: Addr | None = None
+        #: Accept RTCP whose sender SSRC nobody owns (WebRTC peers report from SSRC 1 or
+        #: per-transceiver SSRCs the router never saw); the packet authenticated anyway.
+        self.any_rtcp_sender = False
         self.last_seen: float | None = None
         #: Published streams by their SSRC.
         self.streams: dict[int, Stream] = {}
@@ -129,6 +133,7 @@ class Subscription:
         "octets",
         "out_ssrc",
         "packets",
+        "pt_map",
         "rebase",
         "remote_fraction_lost",
         "remote_jitter",
@@ -154,6 +159,9 @@ class Subscription:
         self.last_time = 0.0
         self.packets = 0
         self.octets = 0
+        #: 128 bytes: publisher payload type -> the type this subscriber negotiated (WebRTC
+        #: slots), or None to forward the payload type unchanged.
+        self.pt_map: bytes | None = None
         self.retransmitted = 0
         self.remote_fraction_lost = 0
         self.remote_jitter = 0
