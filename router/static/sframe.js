@@ -285,8 +285,8 @@ class ReplayWindow {
   }
   update(ctr) {
     this.seen.add(ctr);
-    if (ctr > this.highest) {
-      this.highest = ctr;
+    if (ctr > this.highest) this.highest = ctr;
+    if (this.seen.size > 2 * Number(this.size)) {      // forget what left the window, at times
       for (const c of this.seen) if (c + this.size <= this.highest) this.seen.delete(c);
     }
   }
