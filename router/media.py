@@ -11,6 +11,8 @@ the core's participants, SSRCs and subscription SSRCs here; nothing below knows 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +39,11 @@ from router.mediaplane import (
 )
 from router.recorder import RecordedStream, Recorder, RecorderError
 from router.sessions import Publication
+from router.transport.base import DatagramClass
 from router.transport.udp import UdpMediaTransport
+from router.webrtc.answer import RecvSlot, WebRtcAnswer, answer_offer, parse_offer
+from router.webrtc.ice import IceCredentials
+from router.webrtc.transport import WebRtcTransport
 
 __all__ = ["AUDIO_LEVEL_URI", "RouterMediaPlane", "create_media_plane"]
 
@@ -76,6 +82,14 @@ class RouterMediaPlane:
         self._who: dict[str, tuple[str, str]] = {}
         self._stream_of_ssrc: dict[int, str] = {}
         self._taps: dict[int, list[RecordTap]] = {}
+        #: WebRTC participants: ICE-lite + DTLS handlers on the same socket(s) (docs/webrtc.md).
+        self.webrtc = WebRtcTransport(self.core)
+        self.transport.handlers[DatagramClass.STUN] = self.webrtc
+        self.transport.handlers[DatagramClass.DTLS] = self.webrtc
+        self._port_of: dict[str, int] = {}
+        #: core pid -> the slots of its answer, each with the subscription id using it.
+        self._slots: dict[str, list[tuple[RecvSlot, list[str]]]] = {}
+        self._webrtc_timer: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -87,9 +101,26 @@ class RouterMediaPlane:
         )
         log_event(log, logging.INFO, "media plane listening",
                   host=self.config.advertised_media_host, ports=",".join(map(str, bound)))
+        self._webrtc_timer = asyncio.get_running_loop().create_task(self._run_webrtc_timer())
+
+    async def _run_webrtc_timer(self) -> None:
+        """Drive DTLS retransmissions (the UDP adapter only times the forwarding core)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            deadline = self.webrtc.next_deadline()
+            now = loop.time()
+            await asyncio.sleep(0.2 if deadline is None else min(0.2, max(0.01, deadline - now)))
+            out = self.webrtc.handle_timer(loop.time())
+            if out:
+                self.transport.send(out, None)
 
     async def close(self) -> None:
         """Close every recording and socket."""
+        if self._webrtc_timer is not None:
+            self._webrtc_timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._webrtc_timer
+            self._webrtc_timer = None
         for session in self._sessions.values():
             for recorder, _ in session.recordings.values():
                 recorder.close()
@@ -122,6 +153,10 @@ class RouterMediaPlane:
             if cpid in self.core.participants:
                 self.core.remove_participant(cpid)
             self._who.pop(cpid, None)
+            self._port_of.pop(cpid, None)
+            self.webrtc.remove_peer(cpid)
+            for slot, _ in self._slots.pop(cpid, []):
+                self._release_slot_ssrc(slot.ssrc)
 
     def _session(self, session_id: str) -> _Session:
         session = self._sessions.get(session_id)
@@ -151,6 +186,7 @@ class RouterMediaPlane:
         ports = self.transport.ports or [self.config.media_ports.first]
         port = ports[self._next_port % len(ports)]
         self._next_port += 1
+        self._port_of[cpid] = port
         return TransportInfo(
             self.config.advertised_media_host, port, client, router, rtcp_ssrc=part.rtcp_ssrc
         )
@@ -174,6 +210,10 @@ class RouterMediaPlane:
         if addr is not None:
             self.transport.forget(addr)
         self._who.pop(cpid, None)
+        self._port_of.pop(cpid, None)
+        self.webrtc.remove_peer(cpid)
+        for slot, _ in self._slots.pop(cpid, []):
+            self._release_slot_ssrc(slot.ssrc)
 
     async def add_publication(self, session_id: str, publication: Publication) -> None:
         """The participant's transport now owns the publication's media and RTX SSRCs."""
@@ -219,6 +259,8 @@ class RouterMediaPlane:
         """Forward each of the publication's SSRCs under a fresh router-chosen SSRC."""
         session = self._session(session_id)
         cpid = self._cpid(session, subscriber_id)
+        if cpid in self._slots:
+            return self._subscribe_slot(session, subscription_id, cpid, publication)
         mapping: dict[int, int] = {}
         try:
             for ssrc in publication.all_ssrcs:
@@ -241,6 +283,91 @@ class RouterMediaPlane:
         for out_ssrc in out_ssrcs:
             if part is not None and out_ssrc in part.subs:
                 self.core.remove_subscription(cpid, out_ssrc)
+        for slot, users in self._slots.get(cpid, []):
+            if subscription_id in users:
+                users.remove(subscription_id)
+                self._reserve_slot_ssrc(slot.ssrc)
+
+    # ------------------------------------------------------------------ WebRTC
+
+    async def webrtc_offer(
+        self, session_id: str, participant_id: str, sdp: object
+    ) -> WebRtcAnswer:
+        """Answer a WebRTC participant's offer and start ICE-lite + DTLS for it.
+
+        The participant joined like any other (:meth:`add_participant`); its hop keys are
+        replaced by the DTLS-SRTP ones once the handshake completes. Raises ``invalid_offer``
+        (BadRequest) for an SDP the router cannot answer.
+        """
+        session = self._session(session_id)
+        cpid = self._cpid(session, participant_id)
+        offer = parse_offer(sdp)
+        if any(users for _, users in self._slots.get(cpid, [])):
+            raise Conflict("renegotiation with subscriptions in place is not supported",
+                           code="renegotiation_unsupported")
+        for slot, _ in self._slots.pop(cpid, []):
+            self._release_slot_ssrc(slot.ssrc)
+        ice = IceCredentials.generate()
+        answer = answer_offer(
+            offer, ice=ice, fingerprint=self.webrtc.fingerprint,
+            host=self.config.advertised_media_host,
+            port=self._port_of.get(cpid, self.config.media_ports.first),
+            new_ssrc=self.core.new_ssrc,
+        )
+        self.webrtc.add_peer(cpid, ice, remote_ufrag=answer.remote_ufrag,
+                             remote_fingerprint=answer.remote_fingerprint)
+        self._slots[cpid] = [(slot, []) for slot in answer.slots]
+        log_event(log, logging.INFO, "webrtc offer answered", session=session_id,
+                  participant=participant_id, sends=len(answer.sends), slots=len(answer.slots))
+        return answer
+
+    def subscription_mid(self, session_id: str, subscription_id: str) -> str | None:
+        """The answer's m-line (mid) a WebRTC subscriber receives a subscription on."""
+        session = self._sessions.get(session_id)
+        entry = session.subscriptions.get(subscription_id) if session is not None else None
+        if entry is None:
+            return None
+        for slot, users in self._slots.get(entry[0], []):
+            if subscription_id in users:
+                return slot.mid
+        return None
+
+    def _subscribe_slot(
+        self, session: _Session, subscription_id: str, cpid: str, publication: Publication
+    ) -> Mapping[int, int]:
+        kind = str(publication.kind)
+        name = publication.codec.name
+        free = next(((slot, users) for slot, users in self._slots[cpid]
+                     if not users and slot.kind == kind
+                     and slot.payload_type_for(name) is not None), None)
+        if free is None:
+            raise Conflict(
+                f"no free {kind} slot that can carry {name} in this participant's offer: "
+                f"offer more recvonly {kind} m-lines", code="no_free_slot")
+        slot, users = free
+        ssrc = publication.ssrcs[0]
+        self._release_slot_ssrc(slot.ssrc)
+        try:
+            out = self.core.add_subscription(cpid, ssrc, slot.ssrc)
+        except ForwardingConfigError as exc:
+            self._reserve_slot_ssrc(slot.ssrc)
+            raise NotFound(str(exc)) from None
+        pt = slot.payload_type_for(name)
+        assert pt is not None
+        table = bytearray(range(128))
+        table[publication.codec.payload_type] = pt
+        self.core.participants[cpid].subs[out].pt_map = bytes(table)
+        users.append(subscription_id)
+        session.subscriptions[subscription_id] = (cpid, (out,))
+        return {ssrc: out}
+
+    def _release_slot_ssrc(self, ssrc: int) -> None:
+        # Slot SSRCs are reserved in the core from the answer on (so nothing else takes
+        # them); the reservation is lifted while a subscription uses the slot.
+        self.core._used_ssrcs.discard(ssrc)
+
+    def _reserve_slot_ssrc(self, ssrc: int) -> None:
+        self.core._used_ssrcs.add(ssrc)
 
     # ------------------------------------------------------------------ recording
 

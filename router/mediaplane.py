@@ -56,9 +56,12 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from router.sessions import Publication
+
+if TYPE_CHECKING:
+    from router.webrtc.answer import WebRtcAnswer
 
 __all__ = [
     "AEAD_AES_128_GCM",
@@ -69,6 +72,7 @@ __all__ = [
     "NullMediaPlane",
     "SrtpKeying",
     "TransportInfo",
+    "WebRtcMediaPlane",
 ]
 
 #: The native transport's default SRTP protection profile (RFC 7714): 16-byte key, 12-byte salt.
@@ -224,6 +228,25 @@ class MediaPlane(Protocol):
 
     def stats(self) -> MediaStats:
         """Current counters (cheap; called on every ``/metrics`` scrape)."""
+
+
+@runtime_checkable
+class WebRtcMediaPlane(Protocol):
+    """What a media plane adds to serve WebRTC participants (``docs/webrtc.md``).
+
+    A participant that joins with ``"transport": "webrtc"`` is added with
+    :meth:`MediaPlane.add_participant` like any other; its ``offer`` then goes to
+    :meth:`webrtc_offer`, whose answer lists the publications the offer describes (the control
+    plane registers them) and the receive slots subscriptions are mapped onto.
+    """
+
+    async def webrtc_offer(
+        self, session_id: str, participant_id: str, sdp: object
+    ) -> WebRtcAnswer:
+        """Answer the participant's SDP offer (raise ``invalid_offer`` when impossible)."""
+
+    def subscription_mid(self, session_id: str, subscription_id: str) -> str | None:
+        """The mid of the answer's m-line the subscription is delivered on, if any."""
 
 
 class NullMediaPlane:

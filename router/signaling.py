@@ -34,12 +34,13 @@ from router.errors import (
     Forbidden,
     MediaPlaneError,
     NotFound,
+    NotSupported,
     RouterError,
     Unauthorized,
 )
 from router.logs import log_event
-from router.mediaplane import ActiveSpeakerEvent, MediaPlane
-from router.sessions import MediaMode, Session, SessionRegistry
+from router.mediaplane import ActiveSpeakerEvent, MediaPlane, WebRtcMediaPlane
+from router.sessions import MediaMode, Publication, Session, SessionRegistry
 
 __all__ = ["MAX_MESSAGE_SIZE", "SEND_QUEUE_LIMIT", "Connection", "SignalingHub"]
 
@@ -72,6 +73,9 @@ class Connection:
         default_factory=lambda: asyncio.Queue(SEND_QUEUE_LIMIT)
     )
     joined: bool = False
+    #: Joined with ``"transport": "webrtc"`` (ICE-lite + DTLS-SRTP, SDP offer/answer).
+    webrtc: bool = False
+    answered: bool = False
     closing: bool = False
     close_code: int = CLOSE_LEFT
     writer: asyncio.Task[None] | None = None
@@ -286,6 +290,16 @@ class SignalingHub:
             raise Conflict(f"participant {conn.participant_id!r} is already connected",
                            code="already_joined")
         session = self._session(conn)
+        kind = msg.get("transport", "udp")
+        if kind not in ("udp", "webrtc"):
+            raise BadRequest("transport must be 'udp' (native) or 'webrtc'",
+                             code="invalid_request")
+        if kind == "webrtc" and session.media_mode is MediaMode.ROUTED and not isinstance(
+            self.media, WebRtcMediaPlane
+        ):
+            raise NotSupported("this router's media plane does not serve WebRTC clients",
+                               code="webrtc_unsupported")
+        conn.webrtc = kind == "webrtc"
         participant = self.registry.join(
             conn.session_id, conn.participant_id, conn.role, data=conn.data, now=self.clock()
         )
@@ -309,6 +323,10 @@ class SignalingHub:
                 raise NotFound(f"no session {conn.session_id!r}", code="session_not_found")
             participant.rtcp_ssrc = info.rtcp_ssrc
             transport = info.to_json()
+            if conn.webrtc:
+                # Keys come from DTLS; the host and port are in the answer's candidate too.
+                transport = {"protocol": "webrtc", "host": info.host, "port": info.port,
+                             "ice_lite": True}
         conn.joined = True
         others = [p for p in session.participants.values() if p is not participant]
         self._reply(conn, msg, {
@@ -372,7 +390,15 @@ class SignalingHub:
             "ssrc": ssrc_map.get(pub.ssrcs[0]),
             "ssrc_map": {str(a): b for a, b in sub.ssrc_map},
             "stream": pub.to_json(),
+            **self._mid_of(conn, sub.subscription_id),
         })
+
+    def _mid_of(self, conn: Connection, subscription_id: str) -> dict[str, Any]:
+        """``{"mid": ...}`` for a WebRTC subscriber: the answer's m-line it arrives on."""
+        if not conn.webrtc or not isinstance(self.media, WebRtcMediaPlane):
+            return {}
+        mid = self.media.subscription_mid(conn.session_id, subscription_id)
+        return {} if mid is None else {"mid": mid}
 
     async def _on_unsubscribe(self, conn: Connection, msg: dict[str, Any]) -> None:
         sub_id = msg.get("subscription_id")
@@ -405,7 +431,13 @@ class SignalingHub:
 
     async def _on_relay(self, conn: Connection, msg: dict[str, Any]) -> None:
         kind = msg["type"]
-        if self._session(conn).media_mode is not MediaMode.RELAYED:
+        routed = self._session(conn).media_mode is MediaMode.ROUTED
+        if routed and conn.webrtc and kind == "offer":
+            await self._on_webrtc_offer(conn, msg)
+            return
+        if routed and conn.webrtc and kind == "candidate":
+            return  # ICE-lite learns the client's addresses from its checks
+        if routed:
             raise Conflict(f"'{kind}' is only relayed in relayed sessions; this one is routed",
                            code="routed_session")
         target = msg.get("to")
@@ -420,6 +452,51 @@ class SignalingHub:
         forwarded["from"] = conn.participant_id
         if not peer.send(forwarded):
             self._slow(peer)
+
+    async def _on_webrtc_offer(self, conn: Connection, msg: dict[str, Any]) -> None:
+        """A WebRTC client's offer: answer it, publish its sending m-lines (docs/webrtc.md)."""
+        if conn.answered:
+            raise Conflict("renegotiation is not supported: leave and join again to change "
+                           "tracks", code="renegotiation_unsupported")
+        encrypted = msg.get("encrypted", False)
+        if not isinstance(encrypted, bool):
+            raise BadRequest("encrypted must be true or false", code="invalid_request")
+        media = self.media
+        assert isinstance(media, WebRtcMediaPlane)
+        answer = await self.media_call(
+            media.webrtc_offer(conn.session_id, conn.participant_id, msg.get("sdp")))
+        published: list[tuple[str, Publication]] = []
+        try:
+            for section in answer.sends:
+                pub = self.registry.publish(conn.session_id, conn.participant_id,
+                                            section.to_track(encrypted=encrypted))
+                try:
+                    await self.media_call(self.media.add_publication(conn.session_id, pub))
+                except RouterError:
+                    with contextlib.suppress(RouterError):
+                        self.registry.unpublish(conn.session_id, conn.participant_id,
+                                                pub.stream_id)
+                    raise
+                published.append((section.mid, pub))
+        except RouterError:
+            for _, pub in published:
+                with contextlib.suppress(RouterError):
+                    self.registry.unpublish(conn.session_id, conn.participant_id,
+                                            pub.stream_id)
+                await self._media_quiet(self.media.remove_publication(conn.session_id,
+                                                                      pub.stream_id))
+            raise
+        conn.answered = True
+        self._reply(conn, msg, {
+            "type": "answer",
+            "sdp": answer.sdp,
+            "streams": [{**pub.to_json(), "mid": mid} for mid, pub in published],
+            "slots": [slot.to_json() for slot in answer.slots],
+            "rejected": [{"mid": mid, "reason": why} for mid, why in answer.rejected],
+        })
+        for _, pub in published:
+            self._broadcast(conn.session_id, {"type": "stream_created", "stream": pub.to_json()},
+                            exclude=conn.participant_id)
 
     # --- lifecycle -----------------------------------------------------------------------
 
