@@ -319,14 +319,28 @@ class ForwardingCore:
     def handle_datagram(self, data: bytes, addr: Addr, now: float) -> list[Datagram]:
         """Process one datagram from ``addr``; return the datagrams to send."""
         out: list[Datagram] = []
-        if len(data) < 8 or not 128 <= data[0] <= 191:
+        n = len(data)
+        if n < 8 or not 128 <= data[0] <= 191:
             self.drops.add(DropReason.NOT_RTP if not data or not 128 <= data[0] <= 191
                            else DropReason.MALFORMED_RTP)
             return out
         if 192 <= data[1] <= 223:
             self.rtcp.handle(data, addr, now, out)
-        else:
+            return out
+        # Fast path: RTP from a bound address that authenticates with its key. Anything else
+        # (address learning, a moved client, failures) takes the general path, which
+        # authenticates again from scratch (a failed unprotect changes no SRTP state).
+        part = self._by_addr.get(addr)
+        if part is None or n < 12:
             self._on_rtp(data, addr, now, out)
+            return out
+        try:
+            plain = part.crypto.unprotect(data)
+        except (pylibsrtp.Error, ValueError):
+            self._on_rtp(data, addr, now, out)
+            return out
+        part.last_seen = now
+        self._forward(part, n, plain, now, out)
         return out
 
     def authenticate(
@@ -381,6 +395,16 @@ class ForwardingCore:
         if auth is None:
             return
         part, plain = auth
+        self._forward(part, len(data), plain, now, out)
+
+    def _forward(
+        self, part: Participant, wire_len: int, plain: bytes, now: float, out: list[Datagram]
+    ) -> None:
+        """An authenticated RTP packet of ``part``: account it and fan it out.
+
+        The per-subscription work is inlined for the common case (active, bound, no rebase
+        pending); everything else goes through :meth:`_rewrite`. Same results either way.
+        """
         b0, _b1, seq, ts, ssrc = _RTP_FIXED.unpack_from(plain, 0)
         stream = part.streams.get(ssrc)
         if stream is None:
@@ -390,14 +414,20 @@ class ForwardingCore:
                 else DropReason.UNKNOWN_SSRC
             )
             return
-        try:
-            hlen = header_length(plain)
-        except RtpParseError:
-            self.drops.add(DropReason.MALFORMED_RTP)
-            return
         size = len(plain)
+        if b0 & 0x30:  # extension or padding: the full check
+            try:
+                hlen = header_length(plain)
+            except RtpParseError:
+                self.drops.add(DropReason.MALFORMED_RTP)
+                return
+        else:
+            hlen = 12 + ((b0 & 0x0F) << 2)
+            if hlen > size:
+                self.drops.add(DropReason.MALFORMED_RTP)
+                return
         self.packets_in += 1
-        self.bytes_in += len(data)
+        self.bytes_in += wire_len
         stream.stats.update(seq, ts, size, now)
         stream.cache.put(seq, plain, now)
         if stream.audio_level_id is not None and b0 & 0x10:
@@ -409,15 +439,36 @@ class ForwardingCore:
             self.drops.add(DropReason.NO_SUBSCRIBERS)
             return
         payload_len = size - hlen
+        sent = 0
+        sent_bytes = 0
+        append = out.append
         for sub in subs:
-            pkt = self._rewrite(sub, plain, seq, ts, now, True)
-            if pkt is None:
-                continue
-            out.append((pkt, sub.subscriber.addr))  # type: ignore[arg-type]
+            dest = sub.subscriber.addr
+            if dest is None or sub.rebase or not sub.active:
+                pkt = self._rewrite(sub, plain, seq, ts, now, True)
+                if pkt is None:
+                    continue
+                dest = sub.subscriber.addr
+            else:
+                out_seq = seq_add(seq, sub.seq_off)
+                out_ts = ts_add(ts, sub.ts_off)
+                if seq_gt(out_seq, sub.last_seq):
+                    sub.last_seq = out_seq
+                    sub.last_ts = out_ts
+                    sub.last_time = now
+                try:
+                    pkt = sub.subscriber.crypto.protect_rewritten(plain, out_seq, out_ts,
+                                                                  sub.out_ssrc)
+                except (pylibsrtp.Error, ValueError):
+                    self.drops.add(DropReason.PROTECT_FAILED)
+                    continue
+            append((pkt, dest))  # type: ignore[arg-type]
             sub.packets += 1
             sub.octets += payload_len
-            self.packets_out += 1
-            self.bytes_out += len(pkt)
+            sent += 1
+            sent_bytes += len(pkt)
+        self.packets_out += sent
+        self.bytes_out += sent_bytes
 
     def _rewrite(
         self, sub: Subscription, plain: bytes, seq: int, ts: int, now: float, live: bool

@@ -98,7 +98,7 @@ class HopCrypto:
         self.unprotect: Callable[[bytes], bytes]
         self.protect_rewritten: Callable[[bytes, int, int, int], bytes]
         if fast_in is not None and fast_out is not None:
-            self.unprotect = fast_in
+            self.unprotect = fast_in.caller()
             self.protect_rewritten = _rewriter(fast_out)
         else:
             self.unprotect = self.rx.unprotect
@@ -118,15 +118,20 @@ def _direct(session: pylibsrtp.Session, func_name: str, trailer: int) -> _Direct
         lenp = getattr(pylibsrtp, "ffi").new("int *")  # noqa: B009
     except AttributeError:
         return None
-    return _Direct(cdata, buf, srtp, func, lenp, len(buf) - trailer)
+    return _Direct(session, cdata, buf, srtp, func, lenp, len(buf) - trailer)
 
 
 class _Direct:
-    """``process(data) -> bytes`` straight on a pylibsrtp session's buffer."""
+    """``process(data) -> bytes`` straight on a pylibsrtp session's buffer.
 
-    __slots__ = ("buf", "cdata", "func", "lenp", "limit", "srtp")
+    It keeps the session alive: the raw libsrtp pointer it calls with is freed with it.
+    """
 
-    def __init__(self, cdata: Any, buf: Any, srtp: Any, func: Any, lenp: Any, limit: int) -> None:
+    __slots__ = ("buf", "cdata", "func", "lenp", "limit", "session", "srtp")
+
+    def __init__(self, session: pylibsrtp.Session, cdata: Any, buf: Any, srtp: Any, func: Any,
+                 lenp: Any, limit: int) -> None:
+        self.session = session
         self.cdata = cdata
         self.buf = buf
         self.srtp = srtp
@@ -135,35 +140,49 @@ class _Direct:
         self.limit = limit
 
     def __call__(self, data: bytes) -> bytes:
-        n = len(data)
-        if n > self.limit:
-            raise ValueError("packet is too long")
-        buf = self.buf
-        buf[0:n] = data
-        lenp = self.lenp
-        lenp[0] = n
-        status = self.func(self.srtp, self.cdata, lenp)
-        if status:
-            raise pylibsrtp.Error(pylibsrtp.ERRORS[status])
-        return bytes(buf[0 : lenp[0]])
+        """Process ``data`` (protect or unprotect, as the session's function does)."""
+        return self.caller()(data)
+
+    def caller(self) -> Callable[[bytes], bytes]:
+        """A closure doing what :meth:`__call__` does, with every lookup bound once."""
+        view = memoryview(self.buf)
+        cdata, srtp, func, lenp, limit = self.cdata, self.srtp, self.func, self.lenp, self.limit
+        errors = pylibsrtp.ERRORS
+
+        # ``_keep`` holds the session (and so the libsrtp context ``srtp`` points to).
+        def process(data: bytes, _keep: _Direct = self) -> bytes:
+            n = len(data)
+            if n > limit:
+                raise ValueError("packet is too long")
+            view[0:n] = data
+            lenp[0] = n
+            status = func(srtp, cdata, lenp)
+            if status:
+                raise pylibsrtp.Error(errors[status])
+            return view[0 : lenp[0]].tobytes()
+
+        return process
 
 
 def _rewriter(d: _Direct) -> Callable[[bytes, int, int, int], bytes]:
     pack = _REWRITE.pack_into
-    buf, cdata, srtp, func, lenp, limit = d.buf, d.cdata, d.srtp, d.func, d.lenp, d.limit
+    view = memoryview(d.buf)
+    cdata, srtp, func, lenp, limit = d.cdata, d.srtp, d.func, d.lenp, d.limit
     errors = pylibsrtp.ERRORS
 
-    def protect_rewritten(plain: bytes, seq: int, ts: int, ssrc: int) -> bytes:
+    # ``_keep`` holds the session (and so the libsrtp context ``srtp`` points to).
+    def protect_rewritten(plain: bytes, seq: int, ts: int, ssrc: int, _keep: _Direct = d
+                          ) -> bytes:
         n = len(plain)
         if n > limit:
             raise ValueError("packet is too long")
-        buf[0:n] = plain
-        pack(buf, 2, seq, ts, ssrc)
+        view[0:n] = plain
+        pack(view, 2, seq, ts, ssrc)
         lenp[0] = n
         status = func(srtp, cdata, lenp)
         if status:
             raise pylibsrtp.Error(errors[status])
-        return bytes(buf[0 : lenp[0]])
+        return view[0 : lenp[0]].tobytes()
 
     return protect_rewritten
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from rtpstack.rtcp import ReportBlock
 from rtpstack.rtcp.ntp import ntp_to_compact
-from rtpstack.seqnum import SeqUnwrapper, ts_diff
+from rtpstack.seqnum import SeqUnwrapper, ts_diff, unwrap_seq
 
 __all__ = ["ReceiveStats"]
 
@@ -49,7 +49,11 @@ class ReceiveStats:
 
     def update(self, seq: int, ts: int, size: int, now: float) -> None:
         """Account one authenticated packet (``size`` is its plain length)."""
-        ext = self._unwrapper.unwrap(seq)
+        unwrapper = self._unwrapper
+        highest = unwrapper.highest
+        ext = unwrap_seq(seq, highest)
+        if highest is None or ext > highest:
+            unwrapper.highest = ext
         if self.base_ext_seq is None:
             self.base_ext_seq = ext
             self.max_ext_seq = ext
@@ -59,11 +63,11 @@ class ReceiveStats:
             self.base_ext_seq = ext  # reordered start of the stream: not a duplicate, not loss
         self.received += 1
         self.bytes += size
-        arrival = int(now * self.clock_rate)
-        transit = arrival - ts
-        if self._transit is not None:
-            d = abs(ts_diff(transit, self._transit))
-            self.jitter += (d - self.jitter) / 16.0
+        transit = int(now * self.clock_rate) - ts
+        prev = self._transit
+        if prev is not None:
+            d = ts_diff(transit, prev)
+            self.jitter += ((d if d >= 0 else -d) - self.jitter) / 16.0
         self._transit = transit
 
     @property
