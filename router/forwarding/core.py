@@ -444,7 +444,7 @@ class ForwardingCore:
         append = out.append
         for sub in subs:
             dest = sub.subscriber.addr
-            if dest is None or sub.rebase or not sub.active:
+            if dest is None or sub.rebase or not sub.active or sub.pt_map is not None:
                 pkt = self._rewrite(sub, plain, seq, ts, now, True)
                 if pkt is None:
                     continue
