@@ -169,6 +169,11 @@ class Participant:
     data: str = ""
     joined_at: float = 0.0
     rtcp_ssrc: int | None = None
+    #: Unique to this join within the session and never reused, not even by a rejoin of the
+    #: same participant id: e2ee clients build their SFrame key ids from it, so no two
+    #: senders (or two joins of one sender) ever share a key (docs/e2ee.md, KID allocation).
+    #: The router hands it out but holds no key.
+    sender_index: int = 0
     publications: dict[str, Publication] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
 
@@ -219,6 +224,8 @@ class Session:
     created_at: float
     participants: dict[str, Participant] = field(default_factory=dict)
     archives: dict[str, Archive] = field(default_factory=dict)
+    #: The next join's ``sender_index``: counts up from 1 for the session's lifetime.
+    next_sender_index: int = 1
 
     @property
     def publications(self) -> dict[str, Publication]:
@@ -420,7 +427,9 @@ class SessionRegistry:
         if participant_id in session.participants:
             raise Conflict(f"participant {participant_id!r} is already connected",
                            code="already_joined")
-        participant = Participant(participant_id, role, data, now)
+        participant = Participant(participant_id, role, data, now,
+                                  sender_index=session.next_sender_index)
+        session.next_sender_index += 1
         session.participants[participant_id] = participant
         return participant
 

@@ -334,6 +334,7 @@ class SignalingHub:
             "session_id": session.session_id,
             "participant_id": participant.participant_id,
             "role": participant.role.value,
+            "sender_index": participant.sender_index,
             "media_mode": session.media_mode.value,
             "e2ee": session.e2ee,
             "transport": transport,

@@ -424,3 +424,15 @@ async def test_unreachable_router_is_a_clear_error() -> None:
         await c.connect()
     assert info.value.code == "unreachable"
     assert f"127.0.0.1:{port}" in info.value.message
+
+
+async def test_clients_take_their_sframe_sender_index_from_the_router(room: Room) -> None:
+    """KIDs are unique per join: the router counts joins, a rejoin gets a new index."""
+    sid = await room.session(e2ee=True)
+    alice = await room.client(sid, "alice", secret=None)
+    bob = await room.client(sid, "bob", secret=None)
+    assert (alice.core.sender_index, bob.core.sender_index) == (1, 2)
+    await bob.close()
+    room.clients.remove(bob)
+    bob_again = await room.client(sid, "bob", secret=None)
+    assert bob_again.core.sender_index == 3

@@ -513,3 +513,18 @@ async def test_session_deleted_during_join() -> None:
         assert media.participants == {}
         status, _ = await router.api("GET", "/v1/sessions/s1")
         assert status == 404
+
+
+def test_sender_index_is_unique_per_join_and_never_reused() -> None:
+    """Every join, rejoins included, gets a fresh sender index (SFrame KIDs depend on it)."""
+    from router.sessions import Role, SessionRegistry
+
+    reg = SessionRegistry()
+    session = reg.create_session(now=0.0, media_mode="routed", e2ee=True)
+    sid = session.session_id
+    seen = []
+    for name in ("alice", "bob", "carol"):
+        seen.append(reg.join(sid, name, Role.PUBLISHER, now=1.0).sender_index)
+    reg.leave(sid, "bob")
+    seen.append(reg.join(sid, "bob", Role.PUBLISHER, now=2.0).sender_index)
+    assert seen == [1, 2, 3, 4]
