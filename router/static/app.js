@@ -299,7 +299,7 @@ $("join-form").addEventListener("submit", (ev) => {
 
 window.__join = async (token) => {
   const { join } = await import("./routed.js");
-  return join(token, { E2ee, e2eeWorkers, remotes, remoteTile, removeRemote, showState, pcs,
+  return join(token, { E2ee, TRANSFORM_MODE, e2eeWorkers, remotes, remoteTile, removeRemote, showState, pcs,
     camera, preferVp8, peerConnectionConfig, log, setStatus, joinState, events,
     setE2ee: (w) => { e2eeMain = w; },
     pendingSecret: () => pendingSecret, setSecret });

@@ -1,0 +1,152 @@
+"""The browser page in routed e2ee sessions of a real router (control plane + media plane
+in process, WebRTC: ICE-lite, DTLS-SRTP), driven in headless Chromium by Playwright:
+
+* two pages with the same secret each decode the other's video (``framesDecoded`` grows,
+  ``getStats`` shows the SRTP cipher), and a third page with another secret decodes nothing
+  and shows ``encryption_secret_mismatch`` (and the others show it for the third);
+* a page and the Python client (``carriage="codec"``, real VP8 frames from the project's
+  capture) decode each other's video; a screenshot of a page with two remote videos is saved
+  as ``artifacts/browser-e2ee.png``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from router.config import PortRange, RouterConfig
+from router.testing import RouterHarness
+from rtpstack.client import CaptureSource, Client
+from rtpstack.client.carriage import vp8_strip
+from tests.browser.harness import ARTIFACTS, require_browser, run_driver
+
+pytestmark = pytest.mark.timeout(150)
+
+ROOT = Path(__file__).resolve().parent.parent
+VP8_PCAP = ROOT / "pcaps" / "ffmpeg_vp8_pcmu.pcapng"
+SECRET = "correct horse battery staple"
+OTHER = "not the same secret at all"
+SCREENSHOT = ARTIFACTS / "browser-e2ee.png"
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _require_webrtc_router() -> None:
+    if not (ROOT / "router" / "webrtc" / "__init__.py").is_file():
+        pytest.skip("the router has no WebRTC support yet (router/webrtc/)")
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[RouterHarness]:
+    _require_webrtc_router()
+    media_mod = pytest.importorskip(
+        "router.media", reason="the real media plane (router/media.py) is not in this tree")
+    config = RouterConfig(port=0, media_ports=PortRange(*(2 * [_free_udp_port()])),
+                          archive_dir=str(tmp_path / "archives"), log_level="warning")
+    async with RouterHarness(config, media_mod.create_media_plane(config)) as h:
+        yield h
+
+
+async def _page_url(h: RouterHarness, session_id: str, name: str, secret: str) -> str:
+    token = await h.token(session_id, participant_id=name, role="publisher")
+    base = str(h.client.make_url("/"))
+    return f"{base}?token={quote(token)}&secret={quote(secret)}"
+
+
+def _why(out: dict[str, Any]) -> str:
+    """What each page saw and logged, for a failure message."""
+    lines = []
+    for name, stats in out["pages"].items():
+        lines.append(f"{name}: remotes={stats.get('remotes')} workers={stats.get('workers')}")
+        lines.extend(f"  {line}" for line in out["console"].get(name, [])[-25:])
+    return "\n".join(lines)
+
+
+def _decoding(stats: dict[str, Any], peer: str, at_least: int) -> bool:
+    r = stats.get("remotes", {}).get(peer)
+    return bool(r) and r["framesDecoded"] >= at_least and r["e2ee"] == "encryption_secret_match"
+
+
+async def test_two_pages_decode_each_other_and_a_third_secret_does_not(
+        harness: RouterHarness) -> None:
+    tools = require_browser()
+    sid = (await harness.create_session(media_mode="routed", e2ee=True))["session_id"]
+    pages = [{"name": n, "url": await _page_url(harness, sid, n, s)}
+             for n, s in (("alice", SECRET), ("bob", SECRET), ("eve", OTHER))]
+    until = ("const want = {alice: 'bob', bob: 'alice'}[stats.participantId];"
+             "const r = stats.remotes[want];"
+             "return !!r && r.framesDecoded >= 20 && r.e2ee === 'encryption_secret_match';")
+    out = await run_driver(tools, {"pages": pages, "until": until,
+                                   "until_pages": ["alice", "bob"],
+                                   "min_seconds": 6, "max_seconds": 60}, timeout=100)
+    assert out["errors"] == [], out["errors"]
+    assert out["ok"], _why(out)
+    alice, bob, eve = (out["pages"][n] for n in ("alice", "bob", "eve"))
+    for me, peer in ((alice, "bob"), (bob, "alice")):
+        assert me["joined"] and me["e2ee"] is True
+        assert _decoding(me, peer, 20), me["remotes"]
+        assert me["srtpCipher"], me["transports"]        # DTLS-SRTP with the router
+        assert me["dtlsState"] == "connected"
+        # eve's frames reach alice and bob but do not open
+        assert me["remotes"]["eve"]["e2ee"] == "encryption_secret_mismatch"
+        assert me["remotes"]["eve"]["framesDecoded"] == 0
+    assert set(eve["remotes"]) == {"alice", "bob"}
+    for peer in ("alice", "bob"):
+        r = eve["remotes"][peer]
+        assert r["packetsReceived"] > 20, r              # media arrives ...
+        assert r["framesDecoded"] == 0                   # ... and nothing decodes
+        assert r["e2ee"] == "encryption_secret_mismatch"
+
+
+async def test_page_and_python_client_decode_each_other(harness: RouterHarness) -> None:
+    tools = require_browser()
+    sid = (await harness.create_session(media_mode="routed", e2ee=True))["session_id"]
+    base = str(harness.client.make_url("")).rstrip("/")
+    token = await harness.token(sid, participant_id="python", role="publisher")
+    py = Client(base, token, carriage="codec", auto_subscribe=True)
+    await py.connect()
+    try:
+        py.keep_frames = True
+        await py.set_encryption_secret(SECRET)
+        source = CaptureSource.from_file(VP8_PCAP, kind="video", depacketize=vp8_strip)
+        await py.publish("video", source=source)
+        pages = [{"name": n, "url": await _page_url(harness, sid, n, SECRET)}
+                 for n in ("alice", "bob")]
+        until = ("const r = stats.remotes;"
+                 "return !!r.python && r.python.framesDecoded >= 20 &&"
+                 " r.python.e2ee === 'encryption_secret_match' &&"
+                 " Object.values(r).filter((x) => x.framesDecoded >= 10).length >= 2;")
+        driver = asyncio.create_task(run_driver(tools, {
+            "pages": pages, "until": until, "until_pages": ["alice"], "min_seconds": 4,
+            "max_seconds": 60, "screenshot": {"page": "alice", "path": str(SCREENSHOT)},
+        }, timeout=100))
+        # the client sends its capture (looped) while the pages run, bounded in time
+        while not driver.done():
+            await py.run_media(1.0, max_frames=20)
+        out = driver.result()
+    finally:
+        await py.close()
+    assert out["errors"] == [], out["errors"]
+    assert out["ok"], _why(out)
+    alice = out["pages"]["alice"]
+    r = alice["remotes"]["python"]
+    assert r["framesDecoded"] >= 20 and r["frameWidth"] == 320 and r["frameHeight"] == 240
+    assert alice["remotes"]["bob"]["framesDecoded"] >= 10
+    # the Python client decrypted the pages' frames: real VP8 from Chromium's encoder
+    got = [f for f in py.frames if f.publisher in ("alice", "bob") and f.kind == "video"]
+    assert len(got) >= 20
+    keyframes = [f.data for f in got if f.data[0] & 1 == 0]
+    assert keyframes and all(k[3:6] == b"\x9d\x01\x2a" for k in keyframes)
+    assert all(st.frames_failed == 0 for st in py.stats().received.values()
+               if st.publisher in ("alice", "bob"))
+    assert SCREENSHOT.is_file() and SCREENSHOT.stat().st_size > 10_000
