@@ -100,6 +100,9 @@ async def test_two_pages_decode_each_other_and_a_third_secret_does_not(
         # eve's frames reach alice and bob but do not open
         assert me["remotes"]["eve"]["e2ee"] == "encryption_secret_mismatch"
         assert me["remotes"]["eve"]["framesDecoded"] == 0
+    # the router handed each join its own SFrame sender index, and the pages use it
+    indexes = {p["senderIndex"] for p in (alice, bob, eve)}
+    assert len(indexes) == 3 and all(int(i) < 2**32 for i in indexes)
     assert set(eve["remotes"]) == {"alice", "bob"}
     for peer in ("alice", "bob"):
         r = eve["remotes"][peer]

@@ -190,7 +190,7 @@ async function receiverStats(receiver) {
 
 window.__stats = async () => {
   const out = { mode: TRANSFORM_MODE, joined: joinState.joined, participantId: joinState.participantId,
-    sessionId: joinState.sessionId, e2ee: joinState.e2ee, secretState: $("secret-state").dataset.state,
+    sessionId: joinState.sessionId, e2ee: joinState.e2ee, senderIndex: joinState.senderIndex, secretState: $("secret-state").dataset.state,
     remotes: {}, transports: [], workers: {}, events: events.slice() };
   for (const r of remotes.values()) {
     const rs = { label: r.label, e2ee: r.tile.dataset.e2ee, framesDecoded: 0, bytesReceived: 0,

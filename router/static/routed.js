@@ -96,7 +96,11 @@ export async function join(token, ctx) {
 
   const worker = new ctx.E2ee("main");
   ctx.e2eeWorkers.push(worker);
-  await worker.configure(joined.session_id, randomSenderIndex(), joined.e2ee);
+  // the router hands out a fresh sender index per join; a random one only if it did not
+  const senderIndex = Number.isInteger(joined.sender_index) && joined.sender_index > 0
+    ? BigInt(joined.sender_index) : randomSenderIndex();
+  Object.assign(ctx.joinState, { senderIndex: senderIndex.toString() });
+  await worker.configure(joined.session_id, senderIndex, joined.e2ee);
   ctx.setE2ee(worker);
   const pending = ctx.pendingSecret();
   if (joined.e2ee && pending) await ctx.setSecret(pending);
