@@ -89,6 +89,7 @@ def test_simulcast_without_ssrcs_is_rejected_per_mline() -> None:
     assert ans.rejected == (("9", "no a=ssrc lines (rid-only simulcast is not supported)"),)
     rejected = sdp.media_by_mid("9")
     assert rejected is not None and rejected.port == 0 and rejected.direction == "inactive"
+    assert rejected.connection == "IN IP4 0.0.0.0"  # every section keeps a c= line
     assert sdp.bundle == ("0", "1", "2", "3")
 
 

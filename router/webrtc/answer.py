@@ -295,7 +295,8 @@ def answer_offer(
         elif reason is None:
             reason = "inactive"
         rejected.append((mid, reason))
-        sections.append(MediaDescription(m.kind, 0, m.proto, m.formats or ("0",), None,
+        sections.append(MediaDescription(m.kind, 0, m.proto, m.formats or ("0",),
+                                         "IN IP4 0.0.0.0",
                                          (Attribute("mid", mid), Attribute("inactive"))))
     if remote is None or not accepted:
         why = "; ".join(f"{mid}: {r}" for mid, r in rejected)
