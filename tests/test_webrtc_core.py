@@ -52,7 +52,7 @@ def test_payload_type_map_rewrites_live_and_retransmitted_packets() -> None:
     # Without a map (native subscribers) the payload type is forwarded unchanged.
     core.participants["web"].subs[out_ssrc].pt_map = None
     out = core.handle_datagram(pub.rtp(VIDEO, 14, 3600, b"y", pt=100), PUB, 2.3)
-    assert web.open_rtp([d for d, a in out if a == WEB][0]).payload_type == 100
+    assert web.open_rtp(next(d for d, a in out if a == WEB)).payload_type == 100
 
 
 def test_any_rtcp_sender_accepts_browser_feedback_from_ssrc_1() -> None:
