@@ -39,12 +39,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 KEY, SECRET = "benchkey", "bench-secret-not-for-production"
 SIZE = 1200
-LIMIT_SECONDS = 2.5
+LIMIT_SECONDS = 2.0
 LATENCY_RATE = 10_000
-LATENCY_SECONDS = 2.5
+LATENCY_SECONDS = 2.0
 ROOM_SECONDS = 2.5
-ROOM_SIZES = (4, 8, 12, 16, 20, 24, 28, 32)
-ROOM_BUDGET = 28.0
+ROOM_SIZES = (8, 12, 16, 20, 24, 28, 32)
+ROOM_BUDGET = 20.0
 
 
 # ---------------------------------------------------------------- the sender (subprocess)
@@ -58,7 +58,8 @@ def sender_main(argv: list[str]) -> int:
 
     port, seconds, rate = int(argv[0]), float(argv[1]), float(argv[2])
     key, ssrc, stamp = bytes.fromhex(argv[3]), int(argv[4]), argv[5] == "1"
-    protect = HopCrypto(HopKeys(os.urandom(len(key)), key)).protect_rewritten
+    crypto = HopCrypto(HopKeys(os.urandom(len(key)), key))  # kept: it owns the libsrtp session
+    protect = crypto.protect_rewritten
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
     sock.bind(("127.0.0.1", int(argv[6]) if len(argv) > 6 else 0))
@@ -259,31 +260,32 @@ async def _close_fanout(router: Router, http: Any, f: Fanout) -> None:
 
 async def _through_router(router: Router, http: Any, relay: Path, subs: int, seconds: float,
                           rate: float, stamp: bool) -> tuple[SinkResult, int, float, float]:
+    """Returns the sink's counts, packets sent, sending time, router CPU seconds."""
     from rtpstack.loadgen.procstat import cpu_seconds
 
     f = await _fanout(router, http, subs)
     sink, _ports = await _sink(relay, seconds + 5, f.hellos, f.media_port)
     await asyncio.sleep(0.3)
-    cpu0, w0 = cpu_seconds(router.pid), time.monotonic()
+    cpu0 = cpu_seconds(router.pid)
     sent, took = await _send(f.media_port, seconds, rate, f.pub_key, f.pub_ssrc, stamp)
     result = await _sink_result(sink)
-    cpu1, w1 = cpu_seconds(router.pid), time.monotonic()
+    cpu1 = cpu_seconds(router.pid)
     await _close_fanout(router, http, f)
-    cpu = 100 * ((cpu1 or 0) - (cpu0 or 0)) / (w1 - w0)
-    return result, sent, took, cpu
+    return result, sent, took, (cpu1 or 0) - (cpu0 or 0)
 
 
 async def _through_relay(relay: Path, subs: int, seconds: float, rate: float, stamp: bool
-                         ) -> tuple[SinkResult, int, float]:
+                         ) -> tuple[SinkResult, int, float, float]:
+    """Returns the sink's counts, packets sent, sending time, relay CPU seconds."""
     sink, ports = await _sink(relay, seconds + 5, ["-"] * subs, None)
     rproc = await _start(str(relay), "relay", str(seconds + 3), *map(str, ports))
     rport = int((await _line(rproc, "port")).split()[1])
     await asyncio.sleep(0.1)
     sent, took = await _send(rport, seconds, rate, os.urandom(28), 42, stamp)
     result = await _sink_result(sink)
-    rproc.terminate()
+    fields = (await _line(rproc, "in")).split()
     await rproc.wait()
-    return result, sent, took
+    return result, sent, took, int(fields[5]) / 1e6
 
 
 async def _direct(relay: Path, seconds: float) -> tuple[SinkResult, int, float]:
@@ -299,31 +301,45 @@ async def bench_limit(router: Router, http: Any, relay: Path) -> None:
     s = LIMIT_SECONDS
     print(f"\n1. physical limit: {SIZE} B packets blasted for {s} s by one Python sender; "
           "egress counted by the C sink")
-    print(f"{'path':<34}{'offered/s':>11}{'egress/s':>11}{'per sub/s':>11}{'vs relay':>10}"
-          f"{'router CPU':>12}")
+    print(f"{'path':<32}{'offered/s':>10}{'egress/s':>10}{'vs relay':>9}"
+          f"{'CPU s':>7}{'CPU us/out':>11}{'out/CPU-s':>11}{'vs relay':>9}")
     gen, gsent, gtook = await _direct(relay, s)
-    print(f"{'generator -> sink (no relay)':<34}{gsent / gtook:>11.0f}{gen.rate:>11.0f}"
-          f"{gen.rate:>11.0f}{'':>10}{'':>12}")
+    print(f"{'generator -> sink (no relay)':<32}{gsent / gtook:>10.0f}{gen.rate:>10.0f}")
     for subs in (1, 10):
-        rel, rsent, rtook = await _through_relay(relay, subs, s, 0, False)
-        rout, osent, otook, cpu = await _through_router(router, http, relay, subs, s, 0, False)
-        print(f"{f'C relay 1->{subs} (no crypto)':<34}{rsent / rtook:>11.0f}{rel.rate:>11.0f}"
-              f"{rel.rate / subs:>11.0f}{1.0:>9.2f}x{'':>12}")
-        print(f"{f'router 1->{subs} (SRTP both hops)':<34}{osent / otook:>11.0f}"
-              f"{rout.rate:>11.0f}{rout.rate / subs:>11.0f}{rout.rate / rel.rate:>9.2f}x"
-              f"{cpu:>11.0f}%")
+        rel, rsent, rtook, rcpu = await _through_relay(relay, subs, s, 0, False)
+        rout, osent, otook, ocpu = await _through_router(router, http, relay, subs, s, 0, False)
+        rel_eff = rel.count / rcpu if rcpu else float("nan")
+        out_eff = rout.count / ocpu if ocpu else float("nan")
+        print(f"{f'C relay 1->{subs} (no crypto)':<32}{rsent / rtook:>10.0f}{rel.rate:>10.0f}"
+              f"{1.0:>8.2f}x{rcpu:>7.2f}{1e6 / rel_eff:>11.2f}{rel_eff:>11.0f}{1.0:>8.2f}x")
+        print(f"{f'router 1->{subs} (SRTP both hops)':<32}{osent / otook:>10.0f}"
+              f"{rout.rate:>10.0f}{rout.rate / rel.rate:>8.2f}x{ocpu:>7.2f}"
+              f"{1e6 / out_eff:>11.2f}{out_eff:>11.0f}{out_eff / rel_eff:>8.2f}x")
+    print("egress/s: what the sink received per second; out/CPU-s: egress packets per CPU "
+          "second the relay or router process used (robust to other load on the box)")
 
 
 async def bench_latency(router: Router, http: Any, relay: Path) -> None:
     s = LATENCY_SECONDS
-    print(f"\n2. latency at {LATENCY_RATE} pkt/s, {SIZE} B, 1->1, {s} s "
-          "(send time stamped by the sender, read by the C sink)")
-    print(f"{'path':<34}{'received':>10}{'p50 ms':>10}{'p99 ms':>10}{'p99 vs relay':>14}")
-    rel, _rs, _rt = await _through_relay(relay, 1, s, LATENCY_RATE, True)
-    rout, _os, _ot, cpu = await _through_router(router, http, relay, 1, s, LATENCY_RATE, True)
-    print(f"{'C relay':<34}{rel.count:>10}{rel.p50_ms:>10.3f}{rel.p99_ms:>10.3f}{1.0:>13.2f}x")
-    print(f"{'router (CPU ' + format(cpu, '.0f') + '%)':<34}{rout.count:>10}"
-          f"{rout.p50_ms:>10.3f}{rout.p99_ms:>10.3f}{rout.p99_ms / rel.p99_ms:>13.2f}x")
+    print(f"\n2. latency at {LATENCY_RATE} pkt/s, {SIZE} B, 1->1, {s} s, two runs each "
+          "interleaved, the better p99 shown (send time stamped by the sender, read by the "
+          "C sink)")
+    print(f"{'path':<32}{'received':>10}{'p50 ms':>10}{'p99 ms':>10}{'p99 vs relay':>14}")
+    best_rel: SinkResult | None = None
+    best_rout: SinkResult | None = None
+    for _ in range(2):
+        rel, _rs, _rt, _rc = await _through_relay(relay, 1, s, LATENCY_RATE, True)
+        rout, _os, _ot, _oc = await _through_router(router, http, relay, 1, s, LATENCY_RATE,
+                                                    True)
+        if best_rel is None or rel.p99_ms < best_rel.p99_ms:
+            best_rel = rel
+        if best_rout is None or rout.p99_ms < best_rout.p99_ms:
+            best_rout = rout
+    assert best_rel is not None and best_rout is not None
+    print(f"{'C relay':<32}{best_rel.count:>10}{best_rel.p50_ms:>10.3f}{best_rel.p99_ms:>10.3f}"
+          f"{1.0:>13.2f}x")
+    print(f"{'router':<32}{best_rout.count:>10}{best_rout.p50_ms:>10.3f}"
+          f"{best_rout.p99_ms:>10.3f}{best_rout.p99_ms / best_rel.p99_ms:>13.2f}x")
 
 
 async def bench_room(router: Router) -> None:

@@ -1,10 +1,12 @@
 /*
  * relay.c - the physical-limit baseline for tools/bench_router.py, and its packet sink.
  *
- *   relay SECONDS DST_PORT...   bind 127.0.0.1:0, print "port N", then for SECONDS: one
+ *   relay SECONDS DST_PORT...   bind 127.0.0.1:0, print "port N", then (for at most SECONDS,
+ *                               until no packet came for 0.5 s after the first one) one
  *                               recvfrom per datagram and one sendto per destination
  *                               (127.0.0.1:DST_PORT), the same fan-out work as the router
- *                               without SRTP, parsing or rewriting; prints "in N out M".
+ *                               without SRTP, parsing or rewriting; prints "in N out M
+ *                               cpu_us C" (its own user + system CPU time).
  *   sink SECONDS HEX|-...       one socket per argument on 127.0.0.1:0; print "ports P...";
  *                               each socket first sends its HEX datagram (e.g. an SRTCP RR
  *                               that teaches the router the address) to 127.0.0.1:$SINK_DST;
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +42,14 @@ static int64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static long long cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000
+        + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
 static int bind_any(void)
@@ -88,15 +99,20 @@ static int relay(double seconds, int ndst, char **ports)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     printf("port %d\n", port_of(fd));
     fflush(stdout);
-    while (now_ns() < end) {
-        ssize_t n = recvfrom(fd, buf, sizeof buf, 0, NULL, NULL);
+    int64_t last = 0;
+    for (;;) {
+        int64_t t = now_ns();
+        ssize_t n;
+        if (t >= end || (last && t - last > 500000000LL)) break;
+        n = recvfrom(fd, buf, sizeof buf, 0, NULL, NULL);
         if (n < 0) continue;
+        if ((in & 255) == 0) last = now_ns();
         in++;
         for (i = 0; i < ndst; i++)
             if (sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&dst[i], sizeof dst[i]) >= 0)
                 out++;
     }
-    printf("in %lld out %lld\n", in, out);
+    printf("in %lld out %lld cpu_us %lld\n", in, out, cpu_us());
     return 0;
 }
 
