@@ -20,6 +20,7 @@ names the line number and what is wrong.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rtpstack.errors import SdpParseError
@@ -42,6 +43,13 @@ _DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 _SETUPS = ("active", "passive", "actpass", "holdconn")
 _TOKEN = re.compile(r"^[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+$")
 _HEX_FP = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})+$")
+_RTPMAP = re.compile(r"(\d{1,3}) ([^/\s]+)/(\d+)(?:/(\d+))?")
+_EXTMAP = re.compile(r"(\d+)(?:/(\w+))? (\S+)(?: (.*))?")
+_SSRC = re.compile(r"(\d+) ([^:\s]+)(?::(.*))?")
+_FMTP = re.compile(r"\d{1,3} \S.*")
+_RID = re.compile(r"[\w-]+ (send|recv)( .*)?")
+_MLINE = re.compile(r"(\w+) (\d+)(?:/(\d+))? (\S+)((?: \S+)*)")
+_CLINE = re.compile(r"IN IP[46] \S+")
 
 
 class SdpError(SdpParseError):
@@ -78,7 +86,7 @@ class RtpMap:
     @classmethod
     def parse(cls, value: str) -> RtpMap:
         """Parse the attribute value; raise :class:`SdpError` (without a line number)."""
-        m = re.fullmatch(r"(\d{1,3}) ([^/\s]+)/(\d+)(?:/(\d+))?", value)
+        m = _RTPMAP.fullmatch(value)
         pt = _int(m.group(1), 0, 127) if m else None
         if m is None or pt is None:
             raise SdpError(f"malformed a=rtpmap value {value!r}")
@@ -124,7 +132,7 @@ class ExtMap:
     @classmethod
     def parse(cls, value: str) -> ExtMap:
         """Parse the attribute value."""
-        m = re.fullmatch(r"(\d+)(?:/(\w+))? (\S+)(?: (.*))?", value)
+        m = _EXTMAP.fullmatch(value)
         ext_id = _int(m.group(1), 1, 255) if m else None
         if m is None or ext_id is None or (m.group(2) and m.group(2) not in _DIRECTIONS):
             raise SdpError(f"malformed a=extmap value {value!r}")
@@ -224,7 +232,7 @@ class SsrcAttribute:
     @classmethod
     def parse(cls, value: str) -> SsrcAttribute:
         """Parse the attribute value."""
-        m = re.fullmatch(r"(\d+) ([^:\s]+)(?::(.*))?", value)
+        m = _SSRC.fullmatch(value)
         ssrc = _int(m.group(1), 0, 2**32 - 1) if m else None
         if m is None or ssrc is None:
             raise SdpError(f"malformed a=ssrc value {value!r}")
@@ -255,20 +263,23 @@ class SsrcGroup:
         return " ".join([self.semantics, *map(str, self.ssrcs)])
 
 
+_PARSERS: dict[str, Callable[[str], object]] = {
+    "rtpmap": RtpMap.parse, "rtcp-fb": RtcpFb.parse, "extmap": ExtMap.parse,
+    "fingerprint": Fingerprint.parse, "candidate": Candidate.parse,
+    "ssrc": SsrcAttribute.parse, "ssrc-group": SsrcGroup.parse,
+}
+
+
 def _check_attribute(attr: Attribute) -> None:
     """Validate the attributes this module types (raises SdpError without a line number)."""
     name, value = attr.name, attr.value
-    parsers = {
-        "rtpmap": RtpMap.parse, "rtcp-fb": RtcpFb.parse, "extmap": ExtMap.parse,
-        "fingerprint": Fingerprint.parse, "candidate": Candidate.parse,
-        "ssrc": SsrcAttribute.parse, "ssrc-group": SsrcGroup.parse,
-    }
-    if name in parsers:
+    parser = _PARSERS.get(name)
+    if parser is not None:
         if value is None:
             raise SdpError(f"a={name} needs a value")
-        parsers[name](value)
+        parser(value)
     elif name == "fmtp":
-        if value is None or not re.fullmatch(r"\d{1,3} \S.*", value):
+        if value is None or not _FMTP.fullmatch(value):
             raise SdpError(f"malformed a=fmtp value {value!r}")
     elif name == "setup":
         if value not in _SETUPS:
@@ -277,7 +288,7 @@ def _check_attribute(attr: Attribute) -> None:
         raise SdpError(f"a={name} needs a value")
     elif name == "group" and (value is None or not _TOKEN.match(value.split(" ")[0])):
         raise SdpError(f"malformed a=group value {value!r}")
-    elif name == "rid" and (value is None or not re.fullmatch(r"[\w-]+ (send|recv)( .*)?", value)):
+    elif name == "rid" and (value is None or not _RID.fullmatch(value)):
         raise SdpError(f"malformed a=rid value {value!r}")
 
 
@@ -505,7 +516,7 @@ class SessionDescription(_Attributes):
             kind, value = line[0], line[2:]
             if kind == "m":
                 close()
-                m = re.fullmatch(r"(\w+) (\d+)(?:/(\d+))? (\S+)((?: \S+)*)", value)
+                m = _MLINE.fullmatch(value)
                 port = _int(m.group(2), 0, 65535) if m else None
                 if m is None or port is None:
                     raise SdpError(f"line {n}: malformed m= line {value!r}")
@@ -524,7 +535,7 @@ class SessionDescription(_Attributes):
                 (attrs if current is None else current.attrs).append(attr)
                 continue
             if kind == "c":
-                if not re.fullmatch(r"IN IP[46] \S+", value):
+                if not _CLINE.fullmatch(value):
                     raise SdpError(f"line {n}: malformed c= line {value!r}")
                 if current is None:
                     conn = value

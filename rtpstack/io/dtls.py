@@ -25,6 +25,7 @@ drive it with their clock like every other sans-IO core.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import secrets
 import struct
@@ -132,6 +133,21 @@ def _load_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
     return key
 
 
+@functools.lru_cache(maxsize=16)
+def _context(certificate: DtlsCertificate, profiles: tuple[SrtpProfile, ...]) -> SSL.Context:
+    """One OpenSSL context per certificate and profile list, shared by every association
+    (loading the certificate and key is most of an endpoint's set-up cost)."""
+    ctx = SSL.Context(SSL.DTLS_METHOD)
+    ctx.set_min_proto_version(_DTLS1_2_VERSION)
+    ctx.set_max_proto_version(_DTLS1_2_VERSION)
+    ctx.use_certificate(x509.load_pem_x509_certificate(certificate.cert_pem))
+    ctx.use_privatekey(_load_key(certificate.key_pem))
+    ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, _accept_any)
+    ctx.set_tlsext_use_srtp(b":".join(p.dtls_name.encode() for p in profiles))
+    ctx.set_options(SSL.OP_NO_QUERY_MTU)
+    return ctx
+
+
 def _accept_any(*_: Any) -> bool:
     # The certificate is self-signed; what authenticates it is the fingerprint from signaling,
     # checked once the handshake is done.
@@ -161,14 +177,7 @@ class DtlsEndpoint:
             None if remote_fingerprint is None
             else remote_fingerprint.split()[-1].upper()
         )
-        ctx = SSL.Context(SSL.DTLS_METHOD)
-        ctx.set_min_proto_version(_DTLS1_2_VERSION)
-        ctx.set_max_proto_version(_DTLS1_2_VERSION)
-        ctx.use_certificate(x509.load_pem_x509_certificate(certificate.cert_pem))
-        ctx.use_privatekey(_load_key(certificate.key_pem))
-        ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, _accept_any)
-        ctx.set_tlsext_use_srtp(b":".join(p.dtls_name.encode() for p in profiles))
-        ctx.set_options(SSL.OP_NO_QUERY_MTU)
+        ctx = _context(certificate, profiles)
         conn = SSL.Connection(ctx, None)
         if server:
             conn.set_accept_state()
