@@ -40,6 +40,7 @@ async def test_router_serves_the_page(harness: RouterHarness) -> None:
         assert resp.status in (403, 404)
 
 
+@pytest.mark.peer
 async def test_loopback_e2ee_in_chromium(harness: RouterHarness) -> None:
     tools = require_browser()
     base = str(harness.client.make_url("/"))

@@ -1,7 +1,8 @@
 """The browser page in routed e2ee sessions of a real router (control plane + media plane
 in process, WebRTC: ICE-lite, DTLS-SRTP), driven in headless Chromium by Playwright:
 
-* two pages with the same secret each decode the other's video (``framesDecoded`` grows,
+* two pages with the same secret (one on ``RTCRtpScriptTransform``, one on the legacy
+  ``createEncodedStreams``) each decode the other's video (``framesDecoded`` grows,
   ``getStats`` shows the SRTP cipher), and a third page with another secret decodes nothing
   and shows ``encryption_secret_mismatch`` (and the others show it for the third);
 * a page and the Python client (``carriage="codec"``, real VP8 frames from the project's
@@ -26,7 +27,7 @@ from rtpstack.client import CaptureSource, Client
 from rtpstack.client.carriage import vp8_strip
 from tests.browser.harness import ARTIFACTS, require_browser, run_driver
 
-pytestmark = pytest.mark.timeout(150)
+pytestmark = [pytest.mark.timeout(150), pytest.mark.peer]
 
 ROOT = Path(__file__).resolve().parent.parent
 VP8_PCAP = ROOT / "pcaps" / "ffmpeg_vp8_pcmu.pcapng"
@@ -83,6 +84,7 @@ async def test_two_pages_decode_each_other_and_a_third_secret_does_not(
     sid = (await harness.create_session(media_mode="routed", e2ee=True))["session_id"]
     pages = [{"name": n, "url": await _page_url(harness, sid, n, s)}
              for n, s in (("alice", SECRET), ("bob", SECRET), ("eve", OTHER))]
+    pages[1]["url"] += "&transform=legacy"     # bob uses createEncodedStreams
     until = ("const want = {alice: 'bob', bob: 'alice'}[stats.participantId];"
              "const r = stats.remotes[want];"
              "return !!r && r.framesDecoded >= 20 && r.e2ee === 'encryption_secret_match';")
@@ -92,6 +94,7 @@ async def test_two_pages_decode_each_other_and_a_third_secret_does_not(
     assert out["errors"] == [], out["errors"]
     assert out["ok"], _why(out)
     alice, bob, eve = (out["pages"][n] for n in ("alice", "bob", "eve"))
+    assert (alice["mode"], bob["mode"]) == ("script", "legacy")
     for me, peer in ((alice, "bob"), (bob, "alice")):
         assert me["joined"] and me["e2ee"] is True
         assert _decoding(me, peer, 20), me["remotes"]
