@@ -30,7 +30,11 @@ from rtpstack.client.carriage import vp8_strip
 
 aiortc = pytest.importorskip("aiortc", reason="aiortc is not installed in this environment")
 aioice_ice = pytest.importorskip("aioice.ice", reason="aioice is not installed")
-from aiortc.mediastreams import MediaStreamError, VideoStreamTrack  # noqa: E402
+from aiortc.mediastreams import (  # noqa: E402
+    AudioStreamTrack,
+    MediaStreamError,
+    VideoStreamTrack,
+)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -76,6 +80,7 @@ class AiortcPeer:
         self.sock = sock
         self.pc = aiortc.RTCPeerConnection(aiortc.RTCConfiguration(iceServers=[]))
         self.frames: list[tuple[int, int]] = []
+        self.audio_frames: list[tuple[int, int]] = []
         self.tracks: list[Any] = []
         self._readers: list[asyncio.Task[None]] = []
         self.answer: dict[str, Any] = {}
@@ -94,10 +99,17 @@ class AiortcPeer:
                 return
             if track.kind == "video":
                 self.frames.append((frame.width, frame.height))
+            else:
+                self.audio_frames.append((frame.sample_rate, frame.samples))
 
-    async def negotiate(self, *, send_video: bool, video_slots: int) -> dict[str, Any]:
+    async def negotiate(self, *, send_video: bool, video_slots: int,
+                        send_audio: bool = False, audio_slots: int = 0) -> dict[str, Any]:
+        if send_audio:
+            self.pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
         if send_video:
             self.pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+        for _ in range(audio_slots):
+            self.pc.addTransceiver("audio", direction="recvonly")
         for _ in range(video_slots):
             self.pc.addTransceiver("video", direction="recvonly")
         await self.pc.setLocalDescription(await self.pc.createOffer())
@@ -183,6 +195,49 @@ async def test_aiortc_and_native_client_exchange_vp8(harness: RouterHarness) -> 
         assert webrtc_peer.dtls.profile.value == "AEAD_AES_128_GCM"
         assert webrtc_peer.agent.nominated is not None
         assert media.webrtc.counters["stun_answered"] >= 1
+    finally:
+        if peer is not None:
+            await peer.close()
+        await py.close()
+
+
+async def test_aiortc_and_native_client_exchange_audio(harness: RouterHarness) -> None:
+    sid = (await harness.create_session(media_mode="routed", e2ee=False))["session_id"]
+    base = str(harness.client.make_url("")).rstrip("/")
+    py = Client(base, await harness.token(sid, participant_id="python", role="publisher"),
+                carriage="codec", auto_subscribe=True)
+    await py.connect()
+    py.keep_frames = True
+    peer: AiortcPeer | None = None
+    try:
+        # PCMU (static payload type 0) from the capture; aiortc offers PCMU as 0 too, but its
+        # opus is 96: each side receives what its own offer negotiated.
+        source = CaptureSource.from_file(VP8_PCAP, kind="audio")
+        local = await py.publish("audio", source=source)
+        peer = AiortcPeer(await _webrtc_join(harness, sid, "aio"))
+        answer = await peer.negotiate(send_video=False, video_slots=0, send_audio=True,
+                                      audio_slots=1)
+        (stream,) = answer["streams"]
+        assert (stream["kind"], stream["codec"]["name"]) == ("audio", "opus")
+        assert stream["header_extensions"] == {
+            "2": "urn:ietf:params:rtp-hdrext:ssrc-audio-level"}
+        assert await _until(lambda: peer is not None and peer.pc.connectionState == "connected",
+                            15), peer.pc.connectionState
+        sub = await peer.sock.request({"type": "subscribe", "stream_id": local.stream_id})
+        assert sub["type"] == "subscribed" and sub["mid"] == answer["slots"][0]["mid"]
+
+        def done() -> bool:
+            got = [f for f in py.frames if f.publisher == "aio" and f.kind == "audio"]
+            return peer is not None and len(peer.audio_frames) >= 25 and len(got) >= 25
+
+        for _ in range(20):
+            await py.run_media(0.5, max_frames=40)
+            if done():
+                break
+        assert len(peer.audio_frames) >= 25, "aiortc decoded no PCMU from the native client"
+        assert {rate for rate, _ in peer.audio_frames} == {8000}  # PCMU decoded at 8 kHz
+        got = [f for f in py.frames if f.publisher == "aio" and f.kind == "audio"]
+        assert len(got) >= 25, "the native client received no audio from aiortc"
     finally:
         if peer is not None:
             await peer.close()
