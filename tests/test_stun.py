@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from rtpstack.errors import StunParseError
@@ -167,3 +169,25 @@ def test_attribute_errors(attrs: tuple[tuple[int, bytes], ...], prop: str, messa
     with pytest.raises(StunMessageError) as info:
         getattr(msg, prop)
     assert str(info.value) == message
+
+
+def test_parser_raises_only_stun_errors() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.binary(max_size=120), st.integers(0, len(REQUEST)), st.binary(max_size=8))
+    def check(junk: bytes, cut: int, tail: bytes) -> None:
+        for data in (junk, REQUEST[:cut] + tail, REQUEST[:cut]):
+            try:
+                msg = StunMessage.parse(data)
+            except StunParseError:
+                continue
+            check_integrity(data, PASSWORD)
+            check_fingerprint(data)
+            for prop in ("username", "priority", "ice_controlling", "ice_controlled",
+                         "xor_mapped_address"):
+                with contextlib.suppress(StunParseError):
+                    getattr(msg, prop)
+
+    check()

@@ -171,3 +171,19 @@ def test_unknown_ufrag_and_garbage_are_counted() -> None:
     t.remove_peer("p1")
     assert t.handle_datagram(check(), A, 0.0) == []
     assert t.counters["stun_unknown_ufrag"] == 2
+
+
+def test_transport_never_raises_on_garbage() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    _core, t, _ = _transport()
+    t.handle_datagram(check(), A, 0.0)  # A is validated: DTLS garbage reaches the endpoint
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.sampled_from([0, 1, 2, 3, 20, 22, 23, 63]), st.binary(max_size=200))
+    def feed(first: int, rest: bytes) -> None:
+        out = t.handle_datagram(bytes([first]) + rest, A, 1.0)
+        assert all(addr == A for _, addr in out)
+
+    feed()
