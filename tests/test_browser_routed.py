@@ -157,3 +157,40 @@ async def test_page_and_python_client_decode_each_other(harness: RouterHarness) 
     assert all(st.frames_failed == 0 for st in py.stats().received.values()
                if st.publisher in ("alice", "bob"))
     assert SCREENSHOT.is_file() and SCREENSHOT.stat().st_size > 10_000
+
+
+async def test_join_and_secret_from_the_page_controls(harness: RouterHarness) -> None:
+    """Bob uses the page's own controls: a wrong secret, Join, then the right secret. Both
+    sides show the mismatch first and the match after the change, and decode each other."""
+    tools = require_browser()
+    sid = (await harness.create_session(media_mode="routed", e2ee=True))["session_id"]
+    alice_url = await _page_url(harness, sid, "alice", SECRET)
+    bob_token = await harness.token(sid, participant_id="bob", role="publisher")
+    until = ("const peer = stats.participantId === 'alice' ? 'bob' : 'alice';"
+             "const r = stats.remotes[peer];"
+             "return !!r && r.framesDecoded >= 15 && r.e2ee === 'encryption_secret_match';")
+    out = await run_driver(tools, {
+        "pages": [{"name": "alice", "url": alice_url},
+                  {"name": "bob", "url": str(harness.client.make_url("/"))}],
+        "actions": [
+            {"page": "bob", "at": 0.5, "fill": ["#secret", OTHER], "click": "#set-secret"},
+            {"page": "bob", "at": 1.0, "fill": ["#token", bob_token], "click": "#join"},
+            {"page": "bob", "at": 6.0, "fill": ["#secret", SECRET], "click": "#set-secret"},
+        ],
+        "until": until, "min_seconds": 9, "max_seconds": 60,
+    }, timeout=100)
+    assert out["errors"] == [], out["errors"]
+    assert out["ok"], _why(out)
+    alice, bob = out["pages"]["alice"], out["pages"]["bob"]
+
+    def tile_states(stats: dict[str, Any], remote: str) -> list[str]:
+        return [e["state"] for e in stats["events"]
+                if e["type"] == "tile-state" and e["remote"] == remote]
+
+    # bob's own secret: epoch 0 (wrong), then epoch 1 (right) after the button
+    assert [e["epoch"] for e in bob["events"] if e["type"] == "secret-set"] == [0, 1]
+    assert bob["secretState"] == "set"
+    assert tile_states(bob, "alice") == ["encryption_secret_mismatch", "encryption_secret_match"]
+    assert tile_states(alice, "bob") == ["encryption_secret_mismatch", "encryption_secret_match"]
+    assert bob["remotes"]["alice"]["framesDecoded"] >= 15
+    assert alice["remotes"]["bob"]["framesDecoded"] >= 15

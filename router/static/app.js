@@ -136,7 +136,8 @@ function remoteTile(id, label) {
 
 function showState(id, kind) {
   const r = remotes.get(id);
-  if (!r) return;
+  if (!r || r.tile.dataset.e2ee === kind) return;
+  events.push({ type: "tile-state", remote: id, state: kind });
   r.tile.dataset.e2ee = kind;
   r.tile.querySelector(".e2ee-state").textContent = kind;
 }

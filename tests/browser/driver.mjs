@@ -7,7 +7,8 @@
 //   "until": "<JS body over (stats) -> bool>",    // per page, over window.__stats(); optional
 //   "until_pages": ["alice", ...],                 // the pages `until` must hold on (default all)
 //   "min_seconds": 0, "max_seconds": 30,           // bounds of the polling loop
-//   "actions": [{"page": "alice", "at": 2.0, "eval": "<JS expression, may be a promise>"}],
+//   "actions": [{"page": "alice", "at": 2.0, "fill": ["#secret", "text"], "click": "#set-secret",
+//                "eval": "<JS expression, may be a promise>"}],   // each part optional
 //   "screenshot": {"page": "alice", "path": "artifacts/x.png"}   // optional
 // }
 // Output: {"ok": bool (until held), "elapsed": s, "pages": {name: stats}, "console": {name:
@@ -58,7 +59,11 @@ try {
     while (actions.length && actions[0].at <= elapsed()) {
       const a = actions.shift();
       try {
-        const result = await pages[a.page].evaluate(a.eval);
+        const page = pages[a.page];
+        let result = null;
+        if (a.fill) await page.fill(a.fill[0], a.fill[1]);     // like a user typing
+        if (a.click) await page.click(a.click);
+        if (a.eval) result = await page.evaluate(a.eval);
         out.actions.push({ page: a.page, at: elapsed(), result: result ?? null });
       } catch (e) {
         out.actions.push({ page: a.page, at: elapsed(), error: e.message });
