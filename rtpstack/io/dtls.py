@@ -140,8 +140,13 @@ def _context(certificate: DtlsCertificate, profiles: tuple[SrtpProfile, ...]) ->
     ctx = SSL.Context(SSL.DTLS_METHOD)
     ctx.set_min_proto_version(_DTLS1_2_VERSION)
     ctx.set_max_proto_version(_DTLS1_2_VERSION)
-    ctx.use_certificate(x509.load_pem_x509_certificate(certificate.cert_pem))
-    ctx.use_privatekey(_load_key(certificate.key_pem))
+    cert, key = x509.load_pem_x509_certificate(certificate.cert_pem), _load_key(certificate.key_pem)
+    try:
+        ctx.use_certificate(cert)
+        ctx.use_privatekey(key)
+    except TypeError:  # pyOpenSSL before 24.3 takes only its own wrappers
+        ctx.use_certificate(crypto.X509.from_cryptography(cert))
+        ctx.use_privatekey(crypto.PKey.from_cryptography_key(key))
     ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, _accept_any)
     ctx.set_tlsext_use_srtp(b":".join(p.dtls_name.encode() for p in profiles))
     ctx.set_options(SSL.OP_NO_QUERY_MTU)
