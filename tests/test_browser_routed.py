@@ -194,3 +194,38 @@ async def test_join_and_secret_from_the_page_controls(harness: RouterHarness) ->
     assert tile_states(alice, "bob") == ["encryption_secret_mismatch", "encryption_secret_match"]
     assert bob["remotes"]["alice"]["framesDecoded"] >= 15
     assert alice["remotes"]["bob"]["framesDecoded"] >= 15
+
+
+async def test_session_without_e2ee_carries_clear_frames(harness: RouterHarness) -> None:
+    """Without e2ee the page attaches no transform: the Python client gets Chromium's VP8
+    frames as they are, and the page decodes the client's clear VP8."""
+    tools = require_browser()
+    sid = (await harness.create_session(media_mode="routed", e2ee=False))["session_id"]
+    base = str(harness.client.make_url("")).rstrip("/")
+    token = await harness.token(sid, participant_id="python", role="publisher")
+    py = Client(base, token, carriage="codec", auto_subscribe=True)
+    await py.connect()
+    try:
+        py.keep_frames = True
+        source = CaptureSource.from_file(VP8_PCAP, kind="video", depacketize=vp8_strip)
+        await py.publish("video", source=source)
+        token_a = await harness.token(sid, participant_id="alice", role="publisher")
+        until = "const r = stats.remotes.python; return !!r && r.framesDecoded >= 15;"
+        driver = asyncio.create_task(run_driver(tools, {
+            "pages": [{"name": "alice", "url": f"{base}/?token={quote(token_a)}"}],
+            "until": until, "min_seconds": 3, "max_seconds": 60}, timeout=100))
+        while not driver.done():
+            await py.run_media(1.0, max_frames=20)
+        out = driver.result()
+    finally:
+        await py.close()
+    assert out["errors"] == [], out["errors"]
+    assert out["ok"], _why(out)
+    alice = out["pages"]["alice"]
+    assert alice["e2ee"] is False and alice["workers"]["main"] == {}   # no transform ran
+    assert alice["remotes"]["python"]["e2ee"] == "pending"             # no e2ee state at all
+    video = [f.data for f in py.frames if f.publisher == "alice" and f.kind == "video"]
+    assert len(video) >= 15
+    keyframes = [f for f in video if f[0] & 1 == 0]
+    assert keyframes and all(k[3:6] == b"\x9d\x01\x2a" for k in keyframes)
+    assert int.from_bytes(keyframes[0][6:8], "little") & 0x3FFF == 320   # the capture size
