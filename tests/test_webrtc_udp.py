@@ -48,15 +48,29 @@ _OFFER_FP = ("3C:4A:0E:1F:8B:52:77:A9:04:D1:6E:93:2B:C0:58:F7:11:9A:E4:36:"
 VIDEO_SSRC = 3115276473
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _two_free_ports() -> int:
+    """A port p such that p and p+1 are free on 127.0.0.1 right now (bounded search)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a:
+            a.bind(("127.0.0.1", 0))
+            base = int(a.getsockname()[1])
+            if base >= 65535:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
+                try:
+                    b.bind(("127.0.0.1", base + 1))
+                except OSError:
+                    continue
+                return base
+    pytest.skip("no two consecutive free UDP ports found")
 
 
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[RouterHarness]:
-    config = RouterConfig(port=0, media_ports=PortRange(*(2 * [_free_udp_port()])),
+    # A two-port range: the native client gets the first port, the WebRTC peer the second,
+    # so the answer's candidate, STUN, DTLS (and its timer) and SRTP all use the second.
+    base = _two_free_ports()
+    config = RouterConfig(port=0, media_ports=PortRange(base, base + 1),
                           archive_dir=str(tmp_path / "a"), log_level="warning")
     async with RouterHarness(config, create_media_plane(config)) as h:
         yield h
@@ -104,6 +118,7 @@ class ChromiumLike:
         self.router: tuple[str, int] = ("127.0.0.1", 0)
         self.rx: pylibsrtp.Session | None = None
         self.tx: pylibsrtp.Session | None = None
+        self.retransmit_wait = 0.0
 
     def send(self, data: bytes) -> None:
         assert self.sock is not None and self.sock.transport is not None
@@ -128,17 +143,25 @@ class ChromiumLike:
                     return msg
         raise AssertionError("no STUN response")
 
-    async def handshake(self) -> None:
+    async def handshake(self, *, drop_first_flight: bool = False) -> None:
         hello = self.dtls.start(time.monotonic())
         assert len(hello) == 1
         parts = _fragment_client_hello(hello[0], 100)
         for p in parts:
             self.send(p)
         assert self.sock is not None
+        dropped = 0.0
         for _ in range(50):
             data = await self.sock.recv(3.0)
             if not 20 <= data[0] <= 63:
                 continue
+            if drop_first_flight and not dropped:
+                # "Lose" the router's first flight: only its retransmission timer brings it
+                # back (this client does not retransmit its ClientHello).
+                dropped = time.monotonic()
+                continue
+            self.retransmit_wait = time.monotonic() - dropped if dropped else 0.0
+            drop_first_flight = False
             out = self.dtls.handle_datagram(data, time.monotonic())
             for d in out:
                 # Our fragments used epoch-0 records 0 and 1: later epoch-0 records shift by
@@ -208,18 +231,21 @@ async def test_chromium_like_peer_over_udp(harness: RouterHarness) -> None:
         peer = ChromiumLike(answer, cert)
         peer.sock = await _udp()
         peer.router = ("127.0.0.1", web.joined["transport"]["port"])
+        media = harness.media
+        assert isinstance(media, RouterMediaPlane) and len(media.ports) == 2
+        assert peer.router[1] == media.ports[1]  # the second port of the range
 
         # 1. a first check, no nomination: success with our address, bound in the core
         resp = await peer.check(nominate=False)
         assert resp.cls == CLASS_SUCCESS and resp.xor_mapped_address == peer.sock.addr
-        media = harness.media
-        assert isinstance(media, RouterMediaPlane)
         (cpid,) = [p for p in media.core.participants if p.endswith("\x00web")]
         assert media.core.participants[cpid].addr == peer.sock.addr
         assert media.webrtc.peers[cpid].agent.nominated is None
-        # 2. DTLS before the nominating check, ClientHello in two datagrams
-        await peer.handshake()
+        # 2. DTLS before the nominating check, ClientHello in two datagrams; the router's
+        # first flight is lost and comes again from its retransmission timer (~1 s)
+        await peer.handshake(drop_first_flight=True)
         assert media.webrtc.peers[cpid].keyed
+        assert 0.5 < peer.retransmit_wait < 3.0
         # 3. the nominating check
         await peer.check(nominate=True)
         assert media.webrtc.peers[cpid].agent.nominated == peer.sock.addr
