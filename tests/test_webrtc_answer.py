@@ -139,3 +139,77 @@ def test_unanswerable_offers(change: Callable[[str], str], message: str) -> None
 def test_offer_sdp_must_be_text() -> None:
     with pytest.raises(BadRequest, match="offer needs 'sdp'"):
         parse_offer(None)
+
+
+#: Shaped like Firefox's offer: fingerprint at session level, extmap with directions,
+#: mozilla origin, one send-receive audio and one receive-only video.
+FIREFOX_OFFER = "\r\n".join([
+    "v=0",
+    "o=mozilla...THIS_IS_SDPARTA-99.0 7043553612307426409 0 IN IP4 0.0.0.0",
+    "s=-",
+    "t=0 0",
+    "a=fingerprint:sha-256 5A:0B:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:"
+    "55:66:77:88:99:AA:BB:CC:DD:EE",
+    "a=group:BUNDLE 0 1",
+    "a=ice-options:trickle",
+    "a=msid-semantic:WMS *",
+    "m=audio 9 UDP/TLS/RTP/SAVPF 109 9 0 8 101",
+    "c=IN IP4 0.0.0.0",
+    "a=sendrecv",
+    "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+    "a=extmap:2/recvonly urn:ietf:params:rtp-hdrext:csrc-audio-level",
+    "a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:mid",
+    "a=fmtp:109 maxplaybackrate=48000;stereo=1;useinbandfec=1",
+    "a=fmtp:101 0-15",
+    "a=ice-pwd:e3baa26dd2fa5030d881d385f1e36cce",
+    "a=ice-ufrag:58b99ead",
+    "a=mid:0",
+    "a=msid:{5a990edd} {a2d0a3c9}",
+    "a=rtcp-mux",
+    "a=rtpmap:109 opus/48000/2",
+    "a=rtpmap:9 G722/8000/1",
+    "a=rtpmap:0 PCMU/8000",
+    "a=rtpmap:8 PCMA/8000",
+    "a=rtpmap:101 telephone-event/8000",
+    "a=setup:actpass",
+    "a=ssrc:2655508255 cname:{735484ea-4f6c-f74a-bd66-7425f8476c2e}",
+    "m=video 9 UDP/TLS/RTP/SAVPF 120 124 121 125",
+    "c=IN IP4 0.0.0.0",
+    "a=recvonly",
+    "a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:mid",
+    "a=fmtp:120 max-fs=12288;max-fr=60",
+    "a=fmtp:124 apt=120",
+    "a=fmtp:121 max-fs=12288;max-fr=60",
+    "a=fmtp:125 apt=121",
+    "a=ice-pwd:e3baa26dd2fa5030d881d385f1e36cce",
+    "a=ice-ufrag:58b99ead",
+    "a=mid:1",
+    "a=rtcp-fb:120 nack",
+    "a=rtcp-fb:120 nack pli",
+    "a=rtcp-fb:120 ccm fir",
+    "a=rtcp-fb:121 nack",
+    "a=rtcp-mux",
+    "a=rtpmap:120 VP8/90000",
+    "a=rtpmap:124 rtx/90000",
+    "a=rtpmap:121 VP9/90000",
+    "a=rtpmap:125 rtx/90000",
+    "a=setup:actpass",
+    "a=ssrc:3367359412 cname:{735484ea-4f6c-f74a-bd66-7425f8476c2e}",
+]) + "\r\n"
+
+
+def test_firefox_style_offer_with_session_level_fingerprint() -> None:
+    desc = SessionDescription.parse(FIREFOX_OFFER)
+    assert str(desc) == FIREFOX_OFFER  # line-identical round trip
+    assert desc.media[0].extmaps[1].direction == "recvonly"
+    ans, sdp = _answer(FIREFOX_OFFER)
+    assert ans.remote_fingerprint.startswith("5A:0B") and ans.remote_ufrag == "58b99ead"
+    audio, video = sdp.media
+    assert audio.direction == "recvonly" and audio.formats == ("109",)
+    assert video.direction == "sendonly" and video.formats == ("120", "121")
+    assert {(f.payload_type, f.type, f.parameter) for f in video.rtcp_fbs} == {
+        (120, "nack", None), (120, "nack", "pli"), (120, "ccm", "fir"), (121, "nack", None)}
+    (send,) = ans.sends
+    assert send.ssrcs == (2655508255,) and send.track_id == "{a2d0a3c9}"
+    (slot,) = ans.slots
+    assert slot.payload_type_for("VP9") == 121
