@@ -213,3 +213,12 @@ def test_firefox_style_offer_with_session_level_fingerprint() -> None:
     assert send.ssrcs == (2655508255,) and send.track_id == "{a2d0a3c9}"
     (slot,) = ans.slots
     assert slot.payload_type_for("VP9") == 121
+
+
+def test_ipv6_media_host() -> None:
+    ans = answer_offer(parse_offer(AIORTC_OFFER), ice=ICE, fingerprint=FP, host="::1",
+                       port=40000, new_ssrc=lambda: 7)
+    sdp = SessionDescription.parse(ans.sdp)
+    assert sdp.origin.endswith("IN IP6 ::1")
+    assert all(m.connection == "IN IP6 ::1" and m.candidates[0].host == "::1"
+               for m in sdp.media)

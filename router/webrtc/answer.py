@@ -201,6 +201,7 @@ def answer_offer(
     """
     if not offer.media:
         raise _invalid("the offer has no media sections")
+    family = "IP6" if ":" in host else "IP4"
     bundle = offer.bundle
     sections: list[MediaDescription] = []
     sends: list[SendSection] = []
@@ -257,7 +258,7 @@ def answer_offer(
                 attrs += [Attribute("candidate", f"1 1 udp 2130706431 {host} {port} typ host"),
                           Attribute("end-of-candidates")]
                 sections.append(MediaDescription(m.kind, port, _PROTO, tuple(map(str, pts)),
-                                                 f"IN IP4 {host}", tuple(attrs)))
+                                                 f"IN {family} {host}", tuple(attrs)))
                 accepted.append(mid)
                 continue
         elif reason is None and m.direction == "recvonly":
@@ -289,7 +290,7 @@ def answer_offer(
                           Attribute("end-of-candidates")]
                 sections.append(MediaDescription(
                     m.kind, port, _PROTO, tuple(str(r.payload_type) for r in chosen),
-                    f"IN IP4 {host}", tuple(attrs)))
+                    f"IN {family} {host}", tuple(attrs)))
                 accepted.append(mid)
                 continue
         elif reason is None:
@@ -304,7 +305,7 @@ def answer_offer(
     session_attrs = [Attribute("ice-lite"), Attribute("group", " ".join(["BUNDLE", *accepted])),
                      Attribute("msid-semantic", "WMS *")]
     desc = SessionDescription(
-        origin=f"rtp-router {session_id} 1 IN IP4 {host}",
+        origin=f"rtp-router {session_id} 1 IN {family} {host}",
         attributes=tuple(session_attrs),
         media=tuple(sections),
     )
