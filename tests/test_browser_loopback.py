@@ -47,10 +47,10 @@ async def test_loopback_e2ee_in_chromium(harness: RouterHarness) -> None:
     wrong = "a different secret"
     scenario: dict[str, Any] = {
         "pages": [
-            {"name": "same", "url": f"{base}?loopback=1&secret={SECRET}"},
-            {"name": "different", "url": f"{base}?loopback=1&secret={SECRET}&secret_b={wrong}"},
-            {"name": "legacy", "url": f"{base}?loopback=1&transform=legacy&secret={SECRET}"},
-            {"name": "fixed", "url": f"{base}?loopback=1&secret={SECRET}&secret_b={wrong}"},
+            {"name": "same", "url": f"{base}?loopback=1#secret={SECRET}"},
+            {"name": "different", "url": f"{base}?loopback=1#secret={SECRET}&secret_b={wrong}"},
+            {"name": "legacy", "url": f"{base}?loopback=1&transform=legacy#secret={SECRET}"},
+            {"name": "fixed", "url": f"{base}?loopback=1#secret={SECRET}&secret_b={wrong}"},
         ],
         "until": "const r = stats.remotes['loopback-peer'];"
                  "return !!r && r.framesDecoded >= 15 && r.e2ee === 'encryption_secret_match';",
@@ -81,11 +81,11 @@ async def test_loopback_e2ee_in_chromium(harness: RouterHarness) -> None:
     assert peer["e2ee"] == "encryption_secret_mismatch"
     receiver = different["workers"]["loopback-receiver"]["loopback-peer"]
     assert receiver["ok"] == 0 and receiver["failed"] > 10
-    kinds = [e["type"] for e in different["events"] if e["id"] == "loopback-peer"]
+    kinds = [e["type"] for e in different["events"] if e.get("id") == "loopback-peer"]
     assert kinds == ["encryption_secret_mismatch"]
     # the same start, then the receiver's secret is fixed: mismatch, then match, then decoding
     fixed = out["pages"]["fixed"]
-    kinds = [e["type"] for e in fixed["events"] if e["id"] == "loopback-peer"]
+    kinds = [e["type"] for e in fixed["events"] if e.get("id") == "loopback-peer"]
     assert kinds == ["encryption_secret_mismatch", "encryption_secret_match"]
     assert fixed["remotes"]["loopback-peer"]["framesDecoded"] >= 15
     assert out["actions"][0]["result"] == 1      # key epoch 0, then 1 after the change

@@ -2,9 +2,10 @@
 // microphone, show every other participant's video, end-to-end encryption with SFrame in a
 // worker (e2ee-worker.js), a visible mismatch state per remote participant.
 //
-// URL parameters: token (join at once), secret (set at once), transform=legacy (use
-// createEncodedStreams instead of RTCRtpScriptTransform), loopback=1 (no router: two local
-// peer connections, see window.__loopback).
+// URL: ?transform=legacy (use createEncodedStreams instead of RTCRtpScriptTransform),
+// ?loopback=1 (no router: two local peer connections, see window.__loopback); in the
+// fragment #token=...&secret=... (join and set the secret at once; secret_b: the loopback
+// receiver's). The token is also accepted in the query.
 // For tests: window.__stats() (getStats-derived numbers, e2ee states), window.__events,
 // window.__join(token), window.__setSecret(secret), window.__loopback(options) and
 // window.__loopbackSetSecret("sender" | "receiver", secret).
@@ -12,6 +13,10 @@
 import { normalizeSecret } from "./sframe.js";
 
 const params = new URLSearchParams(location.search);
+// The secret is read from the fragment only (#secret=...): a fragment never leaves the
+// browser, so the secret reaches no server, proxy or log. The token may be in either.
+const fragment = new URLSearchParams(location.hash.slice(1));
+const urlToken = fragment.get("token") || params.get("token");
 const $ = (id) => document.getElementById(id);
 const events = [];             // {type, ...} in order: joined, secret-set, e2ee state changes
 window.__events = events;
@@ -270,7 +275,7 @@ window.__loopback = async ({ secretA, secretB, sessionId = "loopback", seconds =
 // -- the routed session ------------------------------------------------------------------------
 
 const joinState = { joined: false, participantId: null, sessionId: null, e2ee: null };
-let pendingSecret = params.get("secret");
+let pendingSecret = fragment.get("secret");
 
 async function setSecret(secret) {
   const el = $("secret-state");
@@ -307,10 +312,14 @@ window.__join = async (token) => {
 };
 
 if (params.get("loopback")) {
-  window.__loopback({ secretA: params.get("secret"), secretB: params.get("secret_b") || params.get("secret") })
+  window.__loopback({ secretA: fragment.get("secret"),
+    secretB: fragment.get("secret_b") || fragment.get("secret") })
     .catch((e) => log(`loopback failed: ${e.message}`));
-} else if (params.get("token")) {
-  $("token").value = params.get("token");
-  window.__join(params.get("token")).catch((e) => { setStatus(`join failed: ${e.message}`, "error"); log(`join failed: ${e.message}`); });
+} else if (urlToken) {
+  $("token").value = urlToken;
+  window.__join(urlToken).catch((e) => {
+    setStatus(`join failed: ${e.message}`, "error");
+    log(`join failed: ${e.message}`);
+  });
 }
 window.__ready = true;

@@ -103,8 +103,7 @@ self.addEventListener("message", async (event) => {
     self.postMessage({ type: "configured" });
   } else if (m.type === "secret") {
     try {
-      const encNext = enc;
-      await encNext.setSecret(m.secret);
+      await enc.setSecret(m.secret);
       await dec.setSecret(m.secret);
       secretSet = true;
       self.postMessage({ type: "secret-set", epoch: enc.epoch });
