@@ -84,6 +84,7 @@ async def test_counts_add_up(router_url: tuple[str, int], tmp_path: Path) -> Non
     assert delta["packets_in_total"] == report.totals["sent"] + report.totals["rtcp_sent"]
     assert delta["packets_out_total"] >= report.totals["received"]
     assert report.router["pid"] == pid and report.router["cpu_percent"] is not None
+    assert report.router["cpu_seconds"] > 0 and report.generator["cpu_seconds"] > 0
     write_json(report, tmp_path / "r.json")
     assert json.loads((tmp_path / "r.json").read_text())["totals"] == report.totals
     write_plot(report, tmp_path / "r.png")

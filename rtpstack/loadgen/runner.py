@@ -434,6 +434,11 @@ def _cpu(pair: tuple[float | None, float | None], wall: float) -> float | None:
     return None if a is None or b is None else round(100.0 * (b - a) / wall, 1)
 
 
+def _cpu_seconds(pair: tuple[float | None, float | None]) -> float | None:
+    a, b = pair
+    return None if a is None or b is None else round(b - a, 3)
+
+
 def _report(rtcp_sent: int, config: LoadConfig, session_id: str, media_seconds: float, wall: float,
             publishers: list[_Peer], subscribers: list[_Peer], latency: LatencySamples,
             recv_buckets: list[int], sent_buckets: list[int], router_pid: int | None,
@@ -473,8 +478,10 @@ def _report(rtcp_sent: int, config: LoadConfig, session_id: str, media_seconds: 
     delta = {k.removeprefix("rtp_router_"): after[k] - before.get(k, 0.0) for k in after
              if (k.startswith("rtp_router_") and k.endswith("_total")) or "drops_total{" in k}
     router = {"pid": router_pid, "cpu_percent": _cpu(router_cpu, wall),
+              "cpu_seconds": _cpu_seconds(router_cpu),
               "metrics_delta": {k: v for k, v in delta.items() if v}}
-    generator = {"pid": os.getpid(), "cpu_percent": _cpu(gen_cpu, wall)}
+    generator = {"pid": os.getpid(), "cpu_percent": _cpu(gen_cpu, wall),
+                 "cpu_seconds": _cpu_seconds(gen_cpu)}
     n = max(1, int(wall * 1e9 // _BUCKET_NS) + 1)
     thin = latency.samples[:: max(1, len(latency.samples) // 5000)]
     return LoadReport(
