@@ -21,6 +21,7 @@ import contextlib
 import os
 import random
 import socket
+import struct
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -36,7 +37,6 @@ from rtpstack.loadgen.control import ApiClient, ControlError, Signaling
 from rtpstack.loadgen.procstat import cpu_seconds, pid_listening_on
 from rtpstack.loadgen.wire import (
     SEND_TIME_ID,
-    SEND_TIME_OFFSET,
     SEND_TIME_URI,
     LatencySamples,
     StreamCounter,
@@ -55,6 +55,8 @@ _PROFILES = {
     "AES_CM_128_HMAC_SHA1_80": pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
 }
 _BUCKET_NS = 100_000_000  # timeline resolution: 100 ms
+#: sequence number, SSRC, first extension element header, send time (bytes 2-3, 8-11, 16, 17-24)
+_RECV_FIELDS = struct.Struct(">2xH4xI4xBQ")
 _MAX_BUCKETS = 36_000
 
 
@@ -229,6 +231,8 @@ class _Receiver:
         add_latency = self.latency.add
         buckets = self.buckets
         start = self.start_ns
+        unpack = _RECV_FIELDS.unpack_from
+        stamped = (SEND_TIME_ID << 4) | 7
         for _ in range(512):
             try:
                 data = recv(2048)
@@ -246,15 +250,14 @@ class _Receiver:
                 except pylibsrtp.Error:
                     peer.auth_failed += 1
                     continue
-            ssrc = int.from_bytes(data[8:12], "big")
+            seq, ssrc, element, sent = unpack(data)
             counter = counters.get(ssrc)
             if counter is None:
                 peer.unexpected += 1
                 continue
-            counter.add((data[2] << 8) | data[3], len(data))
-            if data[16] == (SEND_TIME_ID << 4) | 7:
-                add_latency(t - int.from_bytes(
-                    data[SEND_TIME_OFFSET:SEND_TIME_OFFSET + 8], "big"))
+            counter.add(seq, len(data))
+            if element == stamped:
+                add_latency(t - sent)
             b = (t - start) // _BUCKET_NS
             if 0 <= b < _MAX_BUCKETS:
                 buckets[b] += 1
