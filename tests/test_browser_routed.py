@@ -23,7 +23,7 @@ import pytest
 
 from router.config import PortRange, RouterConfig
 from router.testing import RouterHarness
-from rtpstack.client import CaptureSource, Client
+from rtpstack.client import CaptureSource, Client, ReceiveStats
 from rtpstack.client.carriage import vp8_strip
 from tests.browser.harness import ARTIFACTS, require_browser, run_driver
 
@@ -121,10 +121,15 @@ async def test_page_and_python_client_decode_each_other(harness: RouterHarness) 
     base = str(harness.client.make_url("")).rstrip("/")
     token = await harness.token(sid, participant_id="python", role="publisher")
     py = Client(base, token, carriage="codec", auto_subscribe=True)
+    # mallory holds another secret: the pages' frames must reach her as ciphertext only
+    token_m = await harness.token(sid, participant_id="mallory", role="subscriber")
+    mallory = Client(base, token_m, carriage="codec", auto_subscribe=True)
     await py.connect()
+    await mallory.connect()
     try:
-        py.keep_frames = True
+        py.keep_frames = mallory.keep_frames = True
         await py.set_encryption_secret(SECRET)
+        await mallory.set_encryption_secret(OTHER)
         source = CaptureSource.from_file(VP8_PCAP, kind="video", depacketize=vp8_strip)
         await py.publish("video", source=source)
         pages = [{"name": n, "url": await _page_url(harness, sid, n, SECRET)}
@@ -138,14 +143,21 @@ async def test_page_and_python_client_decode_each_other(harness: RouterHarness) 
             "max_seconds": 60, "screenshot": {"page": "alice", "path": str(SCREENSHOT)},
         }, timeout=100))
         # the client sends its capture (looped) while the pages run, bounded in time
+        # statistics are kept per stream as last seen: a stream's counters go when it ends
+        py_seen: dict[int, ReceiveStats] = {}
+        mallory_seen: dict[int, ReceiveStats] = {}
         while not driver.done():
             await py.run_media(1.0, max_frames=20)
+            py_seen.update(py.stats().received)
+            mallory_seen.update(mallory.stats().received)
         out = driver.result()
     finally:
         await py.close()
+        await mallory.close()
     assert out["errors"] == [], out["errors"]
     assert out["ok"], _why(out)
     alice = out["pages"]["alice"]
+    assert "mallory" not in alice["remotes"]          # a subscriber publishes nothing
     r = alice["remotes"]["python"]
     assert r["framesDecoded"] >= 20 and r["frameWidth"] == 320 and r["frameHeight"] == 240
     assert alice["remotes"]["bob"]["framesDecoded"] >= 10
@@ -154,8 +166,15 @@ async def test_page_and_python_client_decode_each_other(harness: RouterHarness) 
     assert len(got) >= 20
     keyframes = [f.data for f in got if f.data[0] & 1 == 0]
     assert keyframes and all(k[3:6] == b"\x9d\x01\x2a" for k in keyframes)
-    assert all(st.frames_failed == 0 for st in py.stats().received.values()
-               if st.publisher in ("alice", "bob"))
+    from_pages = [st for st in py_seen.values() if st.publisher in ("alice", "bob")]
+    assert {st.kind for st in from_pages} == {"audio", "video"}
+    assert all(st.frames_failed == 0 and st.frames_decoded > 0 for st in from_pages)
+    # ... and with another secret nothing of theirs opens: one mismatch per publisher
+    failed = [st for st in mallory_seen.values() if st.publisher in ("alice", "bob")]
+    assert len(failed) == 4 and sum(st.frames_failed for st in failed) > 20
+    assert sum(st.frames_decoded for st in failed) == 0 and mallory.frames == []
+    assert sorted(e.data["participant_id"] for e in mallory.events_of(
+        "encryption_secret_mismatch")) == ["alice", "bob", "python"]
     assert SCREENSHOT.is_file() and SCREENSHOT.stat().st_size > 10_000
 
 
