@@ -75,15 +75,25 @@ def ts_lt(a: int, b: int) -> bool:
 
 
 def unwrap_seq(seq: int, last_extended: int | None) -> int:
-    """Extend 16-bit ``seq`` to 64 bits, choosing the value nearest ``last_extended``."""
+    """Extend 16-bit ``seq`` to 64 bits, choosing the value nearest ``last_extended``.
+
+    The result is negative for a packet that precedes, across the wrap, the first one of a
+    stream (seq 65535 arriving after a stream started at 0 is -1, not 65535): "nearest" wins
+    over "non-negative", so reordering around the first packet is not mistaken for a jump of
+    one whole cycle.
+    """
     if last_extended is None:
         return seq & _SEQ_MASK
-    ext = last_extended + seq_diff(seq, last_extended & _SEQ_MASK)
-    return ext if ext >= 0 else ext + SEQ_MOD
+    return last_extended + seq_diff(seq, last_extended & _SEQ_MASK)
 
 
 def unwrap_ts(ts: int, last_extended: int | None) -> int:
-    """Extend 32-bit ``ts`` to 64 bits, choosing the value nearest ``last_extended``."""
+    """Extend 32-bit ``ts`` to 64 bits, choosing the value nearest ``last_extended``.
+
+    Unlike sequence numbers, the result never goes below zero: a timestamp more than half the
+    space "behind" a stream's first one is far likelier a jump (a probe with timestamp 0, a
+    restarted encoder) than reordering, so it maps one cycle ahead and the stream goes on.
+    """
     if last_extended is None:
         return ts & _TS_MASK
     ext = last_extended + ts_diff(ts, last_extended & _TS_MASK)
