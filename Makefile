@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: run test peers venv lint bench build-ext pcaps clean
 
-$(STAMP): pyproject.toml setup.py rtpstack/sframe/_sframe.c
+$(STAMP): pyproject.toml setup.py $(wildcard rtpstack/*.c rtpstack/sframe/*.c router/forwarding/*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -e '.[dev]'
@@ -27,7 +27,7 @@ run: $(STAMP)
 analyze: $(STAMP)
 	$(VENV)/bin/rtpstack pcap analyze pcaps/
 
-# Rebuild the optional C accelerator in place after editing rtpstack/sframe/_sframe.c.
+# Rebuild the optional C accelerators in place after editing a .c file.
 build-ext: $(STAMP)
 	$(PY) setup.py build_ext --inplace
 
