@@ -8,12 +8,15 @@ Layers (see ``docs/client.md``):
   and one UDP socket on 127.0.0.1);
 * :mod:`~rtpstack.client.sources` — synthetic audio/video frames of realistic sizes;
 * :mod:`~rtpstack.client.capture_source` — the frames of an RTP stream in a capture;
+* :mod:`~rtpstack.client.carriage` — the codec carriage for sessions with browser pages
+  (``Client(..., carriage="codec")``, ``docs/browser.md``);
 * :mod:`~rtpstack.client.events`, :mod:`~rtpstack.client.stats` — what the client reports.
 """
 
 from __future__ import annotations
 
 from rtpstack.client.capture_source import CaptureSource, CaptureSourceError
+from rtpstack.client.carriage import Carriage, vp8_strip
 from rtpstack.client.client import Client, ClientStats, LocalTrack, RemoteStream
 from rtpstack.client.core import (
     ClientCore,
@@ -55,6 +58,7 @@ __all__ = [
     "AudioSource",
     "CaptureSource",
     "CaptureSourceError",
+    "Carriage",
     "Client",
     "ClientCore",
     "ClientEvent",
@@ -72,4 +76,5 @@ __all__ = [
     "TransportInfoError",
     "VideoSource",
     "frame_label",
+    "vp8_strip",
 ]
