@@ -106,6 +106,7 @@ class RouterConfig:
     e2ee_require: bool = False
     archive_dir: str = "archives"
     drain_timeout: float = 5.0
+    last_n: int = 0
 
     @property
     def uses_default_credentials(self) -> bool:
@@ -222,6 +223,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "media_ports", "media", "ports", PortRange.parse,
         "UDP port for media (one port, demultiplexed) or a range like 40000-40099",
+    ),
+    Setting(
+        "last_n", "media", "last_n", _int_in(0, 1000),
+        "forward each subscriber video only from the N most recent speakers (0: no limit)",
     ),
     Setting("api_key", "auth", "api_key", _nonempty, "project API key (the JWT 'iss')"),
     Setting("api_secret", "auth", "api_secret", _nonempty, "project API secret (HS256 key)"),

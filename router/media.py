@@ -472,4 +472,4 @@ class RouterMediaPlane:
 
 def create_media_plane(config: RouterConfig) -> RouterMediaPlane:
     """The media plane ``rtp-router`` runs with (see :func:`router.app.default_media_plane`)."""
-    return RouterMediaPlane(config)
+    return RouterMediaPlane(config, last_n=config.last_n or None)

@@ -177,3 +177,17 @@ def test_every_setting_has_a_flag_env_and_toml_key() -> None:
         assert setting.env in help_text
         assert f"[{setting.section}] {setting.key}" in help_text
         assert hasattr(RouterConfig(), setting.field)
+
+
+def test_last_n_reaches_the_forwarding_core(tmp_path: Path) -> None:
+    """[media] last_n configures the media plane the process runs with (0 means no limit)."""
+    from router.media import create_media_plane
+
+    path = _toml(tmp_path, "[media]\nlast_n = 3\n")
+    config = load_config(config_file=path)
+    assert config.last_n == 3
+    assert create_media_plane(config).core.last_n == 3
+    assert create_media_plane(load_config()).core.last_n is None
+    assert load_config(env={"RTP_ROUTER_LAST_N": "2"}).last_n == 2
+    with pytest.raises(ConfigError, match="RTP_ROUTER_LAST_N: expected an integer from 0 to 1000"):
+        load_config(env={"RTP_ROUTER_LAST_N": "-1"})
