@@ -1,15 +1,21 @@
-"""The forwarding fast path: same answers as the typed classes, and in-place rewrites."""
+"""The forwarding fast path: same answers as the typed classes, and in-place rewrites.
+
+Every test runs on both backends (the C extension ``rtpstack._fastpath`` and the Python twin
+``rtpstack._fastpath_py``); the C runs skip, saying why, when the extension is not built.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rtpstack import fastpath as F
 from rtpstack.errors import RtpParseError
+from rtpstack.fastpath import load_backend
 from rtpstack.headerext import HeaderExtension
 from rtpstack.rtp import RtpPacket
 from tests.test_rtp import packets
@@ -21,10 +27,29 @@ PKT = RtpPacket(
 )
 RAW = bytes(PKT)
 
+BACKENDS = ["c", "python"]
 
+
+def backend_module(name: str) -> ModuleType:
+    """The fast-path backend ``name``; skips (saying why) when the C extension is not built."""
+    try:
+        return load_backend(name)
+    except ImportError as exc:
+        pytest.skip(f"C backend rtpstack._fastpath is not built ({exc}); "
+                    "build it with: python setup.py build_ext --inplace")
+
+
+@pytest.fixture(params=BACKENDS)
+def F(request: pytest.FixtureRequest) -> ModuleType:
+    """Each fast-path backend in turn."""
+    return backend_module(request.param)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @given(packets())
 @settings(max_examples=300, deadline=None)
-def test_fastpath_equals_typed_classes(pkt: RtpPacket) -> None:
+def test_fastpath_equals_typed_classes(backend: str, pkt: RtpPacket) -> None:
+    F = backend_module(backend)
     raw = bytes(pkt)
     typed = RtpPacket.parse(raw)
     ext = typed.extension
@@ -48,9 +73,13 @@ def test_fastpath_equals_typed_classes(pkt: RtpPacket) -> None:
     assert F.find_extension(raw, 0) is None
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @given(packets(), st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFF), st.integers(0, 0xFFFFFFFF))
 @settings(max_examples=200, deadline=None)
-def test_rewrite_matches_typed_replace(pkt: RtpPacket, ssrc: int, seq: int, ts: int) -> None:
+def test_rewrite_matches_typed_replace(
+    backend: str, pkt: RtpPacket, ssrc: int, seq: int, ts: int
+) -> None:
+    F = backend_module(backend)
     buf = bytearray(bytes(pkt))
     F.rewrite_header(buf, ssrc, seq, ts)
     expected = dataclasses.replace(
@@ -59,7 +88,7 @@ def test_rewrite_matches_typed_replace(pkt: RtpPacket, ssrc: int, seq: int, ts: 
     assert bytes(buf) == bytes(expected)
 
 
-def test_single_field_setters() -> None:
+def test_single_field_setters(F: ModuleType) -> None:
     buf = bytearray(RAW)
     F.set_ssrc(buf, 0x01020304)
     F.set_sequence_number(buf, 0)
@@ -76,7 +105,7 @@ def test_single_field_setters() -> None:
     assert RtpPacket.parse(bytes(buf)).payload_type == 96
 
 
-def test_write_extension_in_place() -> None:
+def test_write_extension_in_place(F: ModuleType) -> None:
     buf = bytearray(RAW)
     assert F.write_extension(buf, 3, b"\x12\x34") is True
     pkt = RtpPacket.parse(bytes(buf))
@@ -90,7 +119,7 @@ def test_write_extension_in_place() -> None:
     assert bytes(buf[-12:]) == RAW[-12:]  # payload and padding untouched
 
 
-def test_two_byte_form_find_and_write() -> None:
+def test_two_byte_form_find_and_write(F: ModuleType) -> None:
     pkt = RtpPacket(extension=HeaderExtension.build([(1, b""), (20, b"\x01\x02")]), payload=b"x")
     buf = bytearray(bytes(pkt))
     span = F.find_extension(buf, 20)
@@ -101,24 +130,55 @@ def test_two_byte_form_find_and_write() -> None:
 
 
 @pytest.mark.parametrize(
-    ("call", "message"),
+    ("func", "args", "message"),
     [
-        (lambda b: F.rewrite_header(b, 1 << 32, 0, 0), "cannot rewrite RTP header"),
-        (lambda b: F.set_ssrc(b, -1), "cannot set SSRC"),
-        (lambda b: F.set_sequence_number(b, 1 << 16), "cannot set sequence number"),
-        (lambda b: F.set_timestamp(b, 1 << 32), "cannot set timestamp"),
-        (lambda b: F.set_payload_type(b, 128), "payload type 128 is not in 0..127"),
+        ("rewrite_header", (1 << 32, 0, 0), "cannot rewrite RTP header: SSRC 4294967296, "
+         "sequence number 0 or timestamp 0 out of range"),
+        ("rewrite_header", (0, -1, 0), "cannot rewrite RTP header: SSRC 0, "
+         "sequence number -1 or timestamp 0 out of range"),
+        ("set_ssrc", (-1,), "cannot set SSRC: -1 is not in 0..4294967295"),
+        ("set_sequence_number", (1 << 16,), "cannot set sequence number: 65536 is not in 0..65535"),
+        ("set_timestamp", (1 << 64,),
+         "cannot set timestamp: 18446744073709551616 is not in 0..4294967295"),
+        ("set_payload_type", (128,), "payload type 128 is not in 0..127"),
+        ("set_payload_type", (-(1 << 70),), f"payload type {-(1 << 70)} is not in 0..127"),
     ],
 )
-def test_rewrite_range_errors(call: object, message: str) -> None:
+def test_rewrite_range_errors(
+    F: ModuleType, func: str, args: tuple[Any, ...], message: str
+) -> None:
     buf = bytearray(RAW)
     with pytest.raises(ValueError) as exc:
-        call(buf)  # type: ignore[operator]
-    assert str(exc.value).startswith(message)
+        getattr(F, func)(buf, *args)
+    assert str(exc.value) == message
     assert bytes(buf) == RAW
 
 
-def test_header_length_ignores_padding_but_checks_the_header() -> None:
+@pytest.mark.parametrize(
+    ("func", "args", "message"),
+    [
+        ("rewrite_header", (1, 2, 3), "cannot rewrite RTP header: pack_into requires a buffer "
+         "of at least 12 bytes for packing 10 bytes at offset 2 (actual buffer size is 11)"),
+        ("set_ssrc", (1,), "cannot set SSRC: pack_into requires a buffer of at least 12 bytes "
+         "for packing 4 bytes at offset 8 (actual buffer size is 11)"),
+        ("set_timestamp", (1,), "cannot set timestamp: pack_into requires a buffer of at least "
+         "8 bytes for packing 4 bytes at offset 4 (actual buffer size is 7)"),
+        ("set_sequence_number", (1,), "cannot set sequence number: pack_into requires a buffer "
+         "of at least 4 bytes for packing 2 bytes at offset 2 (actual buffer size is 1)"),
+    ],
+)
+def test_rewrite_short_buffer_errors(
+    F: ModuleType, func: str, args: tuple[Any, ...], message: str
+) -> None:
+    size = int(message.rsplit(" ", 1)[1].rstrip(")"))
+    buf = bytearray(RAW[:size])
+    with pytest.raises(ValueError) as exc:
+        getattr(F, func)(buf, *args)
+    assert str(exc.value) == message
+    assert bytes(buf) == RAW[:size]  # nothing written
+
+
+def test_header_length_ignores_padding_but_checks_the_header(F: ModuleType) -> None:
     assert F.header_length(RAW) == PKT.header_size == 12 + 4 + 4 + 12
     bad_padding = RAW[:-1] + b"\xff"
     assert F.header_length(bad_padding) == PKT.header_size
@@ -129,5 +189,5 @@ def test_header_length_ignores_padding_but_checks_the_header() -> None:
     assert str(exc.value) == "RTP header extension header runs past the end of the packet"
 
 
-def test_works_on_bytearray_and_memoryview() -> None:
+def test_works_on_bytearray_and_memoryview(F: ModuleType) -> None:
     assert F.read_packet(bytearray(RAW)) == F.read_packet(memoryview(RAW)) == F.read_packet(RAW)
