@@ -19,6 +19,7 @@ from typing import Any
 import pylibsrtp
 
 from router.drops import DropReason
+from router.forwarding.fastfwd import gcm_context
 
 __all__ = ["KEY_LEN", "PROFILES", "PROFILE_NAME", "HopCrypto", "HopKeys", "classify_srtp_error"]
 
@@ -82,7 +83,7 @@ class HopCrypto:
     Both raise ``pylibsrtp.Error`` (libsrtp failures) or ValueError (packet too long).
     """
 
-    __slots__ = ("fast", "protect_rewritten", "rx", "tx", "unprotect")
+    __slots__ = ("fast", "protect_rewritten", "rx", "rx_rtp", "tx", "tx_rtp", "unprotect")
 
     def __init__(self, keys: HopKeys, *, fast: bool = True) -> None:
         self.rx = pylibsrtp.Session(
@@ -91,12 +92,23 @@ class HopCrypto:
         out = _policy(keys.router_key, pylibsrtp.Policy.SSRC_ANY_OUTBOUND, keys.profile)
         out.allow_repeat_tx = True
         self.tx = pylibsrtp.Session(out)
+        #: The C path's RTP contexts (AEAD_AES_128_GCM with the extension built), else None.
+        #: When set, every RTP packet of this hop goes through them (Python and C path alike)
+        #: and the libsrtp sessions do RTCP only, so the replay state is never split.
+        self.unprotect: Callable[[bytes], bytes]
+        self.protect_rewritten: Callable[[bytes, int, int, int], bytes]
+        self.rx_rtp: Any = gcm_context(keys.client_key, keys.profile) if fast else None
+        self.tx_rtp: Any = gcm_context(keys.router_key, keys.profile) if fast else None
+        if self.rx_rtp is not None and self.tx_rtp is not None:
+            self.fast = True
+            self.unprotect = self.rx_rtp.unprotect
+            self.protect_rewritten = self.tx_rtp.protect_rewritten
+            return
+        self.rx_rtp = self.tx_rtp = None
         trailer = pylibsrtp.SRTP_MAX_TRAILER_LEN
         fast_in = _direct(self.rx, "srtp_unprotect", 0) if fast else None
         fast_out = _direct(self.tx, "srtp_protect", trailer) if fast else None
         self.fast = fast_in is not None and fast_out is not None
-        self.unprotect: Callable[[bytes], bytes]
-        self.protect_rewritten: Callable[[bytes, int, int, int], bytes]
         if fast_in is not None and fast_out is not None:
             self.unprotect = fast_in.caller()
             self.protect_rewritten = _rewriter(fast_out)

@@ -1,0 +1,38 @@
+"""Type stub of the optional C forwarding path (``_fastfwd.c``)."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pylibsrtp
+
+__all__ = ["RECV_BATCH", "Forwarder", "GcmContext", "SrtpFailure"]
+
+#: Datagrams one ``recvmmsg`` call reads at most.
+RECV_BATCH: int
+
+class SrtpFailure(pylibsrtp.Error):
+    """An SRTP failure with libsrtp's message."""
+
+class GcmContext:
+    """SRTP AEAD_AES_128_GCM for RTP with libsrtp's replay database, per SSRC."""
+
+    def __init__(self, key: bytes, salt: bytes) -> None: ...
+    def unprotect(self, data: bytes) -> bytes: ...
+    def protect(self, plain: bytes) -> bytes: ...
+    def protect_rewritten(self, plain: bytes, seq: int, ts: int, ssrc: int) -> bytes: ...
+    def highest_index(self, ssrc: int) -> int | None: ...
+
+class Forwarder:
+    """The router's RTP fast path over one UDP socket (recvmmsg/sendmmsg)."""
+
+    def __init__(
+        self,
+        core: Any,
+        fd: int,
+        slow: Callable[[bytes, tuple[str, int]], None],
+        send_py: Callable[[list[tuple[bytes, tuple[str, int]]]], None],
+        route: dict[tuple[str, int], int] | None,
+        reasons: tuple[Any, Any, Any],
+    ) -> None: ...
+    def drain(self, now: float, max_batches: int) -> int: ...
+    def stats(self) -> dict[str, int]: ...
