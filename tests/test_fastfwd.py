@@ -28,12 +28,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from router.drops import DropReason
-from router.forwarding import ForwardingCore, HopCrypto, HopKeys
+from router.forwarding import ForwardingCore, HopCrypto, HopKeys, ReceiveStats, RetransmissionCache
 from router.forwarding.fastfwd import fastfwd_backend, native
 from router.forwarding.hop import classify_srtp_error
 from router.transport import UdpMediaTransport
 from rtpstack.rtcp import GenericNack, NackEntry
-from tests.test_forwarding_helpers import Endpoint, is_rtcp
+from tests.test_forwarding_helpers import AUDIO_LEVEL_ID, Endpoint, is_rtcp
 
 pytestmark = pytest.mark.skipif(
     native is None, reason="C forwarding path not built or disabled (RTPSTACK_FASTFWD=0)"
@@ -189,7 +189,8 @@ def test_errors_carry_libsrtp_messages_and_limits() -> None:
 # ---------------------------------------------------------------- the core on both backends
 
 
-def make_core(keys: dict[str, HopKeys], subs: int, c_path: bool) -> ForwardingCore:
+def make_core(keys: dict[str, HopKeys], subs: int, c_path: bool, audio: bool = False
+              ) -> ForwardingCore:
     core = ForwardingCore(rng=random.Random(5))
     for i, (pid, k) in enumerate(keys.items()):
         part = core.add_participant(pid, k, rtcp_ssrc=0x100 + i)
@@ -197,8 +198,12 @@ def make_core(keys: dict[str, HopKeys], subs: int, c_path: bool) -> ForwardingCo
             part.crypto = HopCrypto(k, fast=False)
             assert part.crypto.rx_rtp is None
     core.add_stream("pub", 0xAAAA, "video", 90000)
+    if audio:
+        core.add_stream("pub", 0xCCCC, "audio", 48000, audio_level_id=AUDIO_LEVEL_ID)
     for i in range(subs):
         core.add_subscription(f"s{i}", 0xAAAA)
+        if audio:
+            core.add_subscription(f"s{i}", 0xCCCC)
     return core
 
 
@@ -350,5 +355,103 @@ async def test_forwarder_drops_like_the_python_path() -> None:
         assert transport.fast_stats()["fast_in"] == 3  # good, hijack, unknown SSRC
     finally:
         transport.close()
+        for s in socks.values():
+            s.close()
+
+
+def receive_all(sock: socket.socket) -> list[bytes]:
+    """Everything queued on a non-blocking socket (loopback delivery is synchronous)."""
+    out = []
+    while True:
+        try:
+            out.append(sock.recv(2048))
+        except BlockingIOError:
+            return out
+
+
+def stream_state(core: ForwardingCore) -> list[object]:
+    """Receive statistics, cache slots and subscription state of every stream."""
+    state: list[object] = []
+    for part in core.participants.values():
+        for s in part.streams.values():
+            st = s.stats
+            state.append((s.ssrc, st.received, st.bytes, st.base_ext_seq, st.max_ext_seq,
+                          st.jitter, st._transit, st._unwrapper.highest,
+                          st.report_block(s.ssrc, 9.0)))
+            state.append((s.cache._seqs, s.cache._times, s.cache._pkts))
+        for sub in part.subs.values():
+            state.append((sub.out_ssrc, sub.seq_off, sub.ts_off, sub.last_seq, sub.last_ts,
+                          sub.last_time, sub.packets, sub.octets, sub.started, sub.rebase))
+    return state
+
+
+@pytest.mark.parametrize("fanout", [1, 3, 10])
+def test_forwarder_drain_equals_core_state(fanout: int) -> None:
+    """drain() with a given ``now``: same bytes, statistics, cache, subscriptions, speaker."""
+    keys = {"pub": HopKeys.generate()} | {f"s{i}": HopKeys.generate() for i in range(fanout)}
+    core = make_core(keys, fanout, True, audio=True)
+    ref = make_core(keys, fanout, False, audio=True)
+    rsock = client_socket()
+    socks = {pid: client_socket() for pid in keys}
+    eps = {pid: Endpoint(k, 0x100 + i, socks[pid].getsockname())
+           for i, (pid, k) in enumerate(keys.items())}
+    for c in (core, ref):
+        for pid, sock in socks.items():
+            c.bind_address(pid, sock.getsockname())
+        c.pop_events()
+    clock = [0.0]
+
+    def slow(data: bytes, addr: tuple[str, int]) -> None:
+        for pkt, dest in core.handle_datagram(data, addr, clock[0]):
+            rsock.sendto(pkt, dest)
+
+    def send_py(out: list[tuple[bytes, tuple[str, int]]]) -> None:
+        for pkt, dest in out:
+            rsock.sendto(pkt, dest)
+
+    assert native is not None
+    fwd = native.Forwarder(
+        core, rsock.fileno(), slow, send_py, {},
+        (DropReason.NO_SUBSCRIBERS, DropReason.PROTECT_FAILED, DropReason.SEND_FAILED),
+        (ReceiveStats, RetransmissionCache))
+    pub = eps["pub"]
+    rng = random.Random(fanout)
+    router = rsock.getsockname()
+    expected: dict[tuple[str, int], list[bytes]] = {}
+    try:
+        seq, aseq = 65400, 100
+        for step in range(40):
+            clock[0] = 0.5 + step * 0.0213
+            burst = []
+            for _ in range(rng.randrange(1, 12)):
+                seq = (seq + rng.choice([1, 1, 1, 1, 2, 3, -2])) % 65536
+                ts = (seq * 3000 + rng.randrange(0, 200)) % (1 << 32)
+                burst.append(pub.rtp(0xAAAA, seq, ts, rng.randbytes(rng.randrange(0, 1100))))
+            aseq += 1
+            burst.append(pub.rtp(0xCCCC, aseq, aseq * 960, b"o" * 60,
+                                 level=rng.randrange(0, 127)))
+            if step % 9 == 4:
+                burst.append(burst[0])  # replay
+                padded = bytearray(rtp_plain := bytes([0xA0, 96]) + (seq + 1).to_bytes(2, "big")
+                                   + bytes(4) + (0xAAAA).to_bytes(4, "big") + b"x" * 20 + b"\0\3")
+                assert rtp_plain[0] & 0x20
+                burst.append(pub.session.protect(bytes(padded)))
+            for data in burst:
+                socks["pub"].sendto(data, router)
+                for pkt, dest in ref.handle_datagram(data, pub.addr, clock[0]):
+                    expected.setdefault(dest, []).append(pkt)
+            assert fwd.drain(clock[0], 8) == len(burst)
+        got = {socks[pid].getsockname(): receive_all(socks[pid]) for pid in keys}
+        for pid in keys:
+            addr = socks[pid].getsockname()
+            assert got[addr] == expected.get(addr, []), pid
+        assert stream_state(core) == stream_state(ref)
+        assert core.stats() == ref.stats()
+        assert core.handle_timer(1.5) == ref.handle_timer(1.5)
+        assert core.pop_events() == ref.pop_events()
+        stats = fwd.stats()
+        assert stats["fast_in"] > 200 and stats["slow_in"] >= 4  # replays take the Python path
+    finally:
+        rsock.close()
         for s in socks.values():
             s.close()

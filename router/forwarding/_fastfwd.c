@@ -19,6 +19,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +37,7 @@
 #define RECV_BATCH 32
 #define RECV_SLOT 65536
 #define SEND_QUEUE 256
+#define SEND_SLOT (PROTECT_LIMIT + TAG_LEN)
 #define SEQ_MEDIAN 32768
 #define SEQ_MAX 65536
 #define WINDOW 128
@@ -53,6 +55,7 @@ enum {
 };
 
 static PyObject *SrtpFailure; /* subclass of pylibsrtp.Error */
+static PyObject *LibsrtpError; /* pylibsrtp.Error */
 
 static const char *status_message(int st)
 {
@@ -498,12 +501,99 @@ static PyTypeObject GcmType = {
 
 /* ------------------------------------------------------------------ Forwarder */
 
-static PyObject *s_by_addr, *s_crypto, *s_rx_rtp, *s_tx_rtp, *s_last_seen, *s_streams,
-    *s_record, *s_stats, *s_update, *s_cache, *s_put, *s_audio_level_id, *s_audio_level_m,
-    *s_subs, *s_subscriber, *s_addr, *s_rebase, *s_active, *s_pt_map, *s_seq_off, *s_ts_off,
-    *s_last_seq, *s_last_ts, *s_last_time, *s_out_ssrc, *s_packets, *s_octets,
-    *s_protect_rewritten, *s_rewrite, *s_forward, *s_drops, *s_add, *s_packets_in,
-    *s_bytes_in, *s_packets_out, *s_bytes_out;
+/* An attribute name with a one-entry cache: for a type with generic attribute access whose
+ * attribute is a writable __slots__ member, the slot's offset. Reading or writing the slot
+ * then is exactly what PyObject_GetAttr/SetAttr do (a member descriptor is a data descriptor,
+ * so nothing can shadow it), without the lookups. Any other type takes the generic calls. */
+typedef struct {
+    PyObject *name;
+    PyTypeObject *type;
+    Py_ssize_t off;
+} Attr;
+
+static int attr_resolve(Attr *a, PyTypeObject *t)
+{
+    if (t->tp_getattro != PyObject_GenericGetAttr || t->tp_setattro != PyObject_GenericSetAttr)
+        return 0;
+    PyObject *d = _PyType_Lookup(t, a->name);
+    if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type))
+        return 0;
+    PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+    if (m->type != T_OBJECT_EX || (m->flags & READONLY))
+        return 0;
+    Py_INCREF(t);
+    Py_XSETREF(a->type, t);
+    a->off = m->offset;
+    return 1;
+}
+
+static inline PyObject *FGET(PyObject *o, Attr *a)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == a->type || attr_resolve(a, t)) {
+        PyObject *v = *(PyObject **)((char *)o + a->off);
+        if (v)
+            return Py_NewRef(v);
+    }
+    return PyObject_GetAttr(o, a->name);
+}
+
+static inline int FSET(PyObject *o, Attr *a, PyObject *v)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == a->type || attr_resolve(a, t)) {
+        PyObject **slot = (PyObject **)((char *)o + a->off);
+        PyObject *old = *slot;
+        *slot = Py_NewRef(v);
+        Py_XDECREF(old);
+        return 0;
+    }
+    return PyObject_SetAttr(o, a->name, v);
+}
+
+static PyObject *s_add, *s_audio_level_m, *s_forward, *s_protect_rewritten, *s_put, *s_rewrite, *s_update;
+static Attr A_by_addr;
+static Attr A_crypto;
+static Attr A_rx_rtp;
+static Attr A_tx_rtp;
+static Attr A_last_seen;
+static Attr A_streams;
+static Attr A_record;
+static Attr A_stats;
+static Attr A_cache;
+static Attr A_audio_level_id;
+static Attr A_subs;
+static Attr A_subscriber;
+static Attr A_addr;
+static Attr A_rebase;
+static Attr A_active;
+static Attr A_pt_map;
+static Attr A_seq_off;
+static Attr A_ts_off;
+static Attr A_last_seq;
+static Attr A_last_ts;
+static Attr A_last_time;
+static Attr A_out_ssrc;
+static Attr A_packets;
+static Attr A_octets;
+static Attr A_drops;
+static Attr A_packets_in;
+static Attr A_bytes_in;
+static Attr A_packets_out;
+static Attr A_bytes_out;
+static Attr A_unwrapper;
+static Attr A_highest;
+static Attr A_base_ext_seq;
+static Attr A_max_ext_seq;
+static Attr A_received;
+static Attr A_bytes;
+static Attr A_jitter;
+static Attr A_transit;
+static Attr A_clock_rate;
+static Attr A_size;
+static Attr A_seqs;
+static Attr A_times;
+static Attr A_pkts;
 
 typedef struct {
     PyObject_HEAD
@@ -513,6 +603,7 @@ typedef struct {
     PyObject *send_py;   /* send_py(list of (bytes, addr)): for destinations C cannot send to */
     PyObject *route;     /* dict addr -> fd, or None */
     PyObject *reason_no_subs, *reason_protect_failed, *reason_send_failed;
+    PyObject *stats_cls, *cache_cls; /* inlined when a stream's objects are exactly these */
     PyObject *addr_cache; /* int(ip << 16 | port) -> (host, port) */
     PyObject *sa_cache;   /* (host, port) -> bytes(sockaddr_in) or None (not IPv4) */
     int fd;
@@ -525,7 +616,8 @@ typedef struct {
     struct mmsghdr smsg[SEND_QUEUE];
     struct iovec siov[SEND_QUEUE];
     struct sockaddr_in saddr[SEND_QUEUE];
-    PyObject *sobj[SEND_QUEUE];
+    PyObject *sobj[SEND_QUEUE]; /* the bytes sent, or NULL: the slot's own buffer in sbuf */
+    uint8_t *sbuf;
     int sfd[SEND_QUEUE];
     int nsend;
     PyObject *py_out; /* list or NULL */
@@ -535,13 +627,27 @@ typedef struct {
     unsigned long long fast_in, fast_out, slow_in, batches, send_calls, send_failed, received;
 } Fwd;
 
-static int add_to_attr(PyObject *obj, PyObject *name, long long delta)
+static int add_to_attr(PyObject *obj, Attr *name, long long delta)
 {
     if (!delta)
         return 0;
-    PyObject *v = PyObject_GetAttr(obj, name);
+    PyObject *v = FGET(obj, name);
     if (!v)
         return -1;
+    if (PyLong_CheckExact(v)) {
+        int overflow = 0;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (!overflow && x < (1LL << 62) && x > -(1LL << 62) && delta < (1LL << 62) &&
+            delta > -(1LL << 62)) {
+            Py_DECREF(v);
+            PyObject *sum = PyLong_FromLongLong(x + delta);
+            if (!sum)
+                return -1;
+            int rc = FSET(obj, name, sum);
+            Py_DECREF(sum);
+            return rc;
+        }
+    }
     PyObject *d = PyLong_FromLongLong(delta);
     if (!d) {
         Py_DECREF(v);
@@ -552,7 +658,7 @@ static int add_to_attr(PyObject *obj, PyObject *name, long long delta)
     Py_DECREF(d);
     if (!s)
         return -1;
-    int rc = PyObject_SetAttr(obj, name, s);
+    int rc = FSET(obj, name, s);
     Py_DECREF(s);
     return rc;
 }
@@ -560,17 +666,17 @@ static int add_to_attr(PyObject *obj, PyObject *name, long long delta)
 static int flush_counters(Fwd *self)
 {
     int rc = 0;
-    rc |= add_to_attr(self->core, s_packets_in, self->d_pin);
-    rc |= add_to_attr(self->core, s_bytes_in, self->d_bin);
-    rc |= add_to_attr(self->core, s_packets_out, self->d_pout);
-    rc |= add_to_attr(self->core, s_bytes_out, self->d_bout);
+    rc |= add_to_attr(self->core, &A_packets_in, self->d_pin);
+    rc |= add_to_attr(self->core, &A_bytes_in, self->d_bin);
+    rc |= add_to_attr(self->core, &A_packets_out, self->d_pout);
+    rc |= add_to_attr(self->core, &A_bytes_out, self->d_bout);
     self->d_pin = self->d_bin = self->d_pout = self->d_bout = 0;
     return rc ? -1 : 0;
 }
 
 static int add_drop(Fwd *self, PyObject *reason)
 {
-    PyObject *drops = PyObject_GetAttr(self->core, s_drops);
+    PyObject *drops = FGET(self->core, &A_drops);
     if (!drops)
         return -1;
     PyObject *r = PyObject_CallMethodOneArg(drops, s_add, reason);
@@ -617,7 +723,7 @@ static int flush_send(Fwd *self)
         }
     }
     for (int j = 0; j < n; j++)
-        Py_DECREF(self->sobj[j]);
+        Py_CLEAR(self->sobj[j]);
     self->nsend = 0;
     if (flush_py_out(self) < 0)
         rc = -1;
@@ -650,15 +756,14 @@ static PyObject *source_addr(Fwd *self, const struct sockaddr_in *sa)
     return t;
 }
 
-/* Queue pkt (a new reference, stolen) for dest. */
-static int enqueue(Fwd *self, PyObject *pkt, PyObject *dest)
+/* Where dest is: 1 with *sa (borrowed bytes of a sockaddr_in) and *fd set, 0 when it is not
+ * an IPv4 address (Python sends to it), -1 on error. */
+static int resolve_dest(Fwd *self, PyObject *dest, PyObject **sa_out, int *fd_out)
 {
     PyObject *sa = PyDict_GetItemWithError(self->sa_cache, dest);
     if (!sa) {
-        if (PyErr_Occurred()) {
-            Py_DECREF(pkt);
+        if (PyErr_Occurred())
             return -1;
-        }
         const char *host = NULL;
         int port = -1;
         struct sockaddr_in sin;
@@ -679,65 +784,85 @@ static int enqueue(Fwd *self, PyObject *pkt, PyObject *dest)
             sin.sin_port = htons((uint16_t)port);
             sa = PyBytes_FromStringAndSize((const char *)&sin, sizeof sin);
         } else {
-            sa = Py_None;
-            Py_INCREF(sa);
+            sa = Py_NewRef(Py_None);
         }
-        if (!sa) {
-            Py_DECREF(pkt);
+        if (!sa)
             return -1;
-        }
         if (PyDict_GET_SIZE(self->sa_cache) > 65536)
             PyDict_Clear(self->sa_cache);
         int rc = PyDict_SetItem(self->sa_cache, dest, sa);
-        Py_DECREF(sa);
-        if (rc < 0) {
-            Py_DECREF(pkt);
+        Py_DECREF(sa); /* the dict holds it */
+        if (rc < 0)
             return -1;
-        }
     }
+    if (sa == Py_None)
+        return 0;
     int fd = self->fd;
     if (self->route != Py_None && PyDict_GET_SIZE(self->route)) {
         PyObject *f = PyDict_GetItemWithError(self->route, dest);
         if (f) {
             fd = (int)PyLong_AsLong(f);
-            if (fd < 0 && PyErr_Occurred()) {
-                Py_DECREF(pkt);
+            if (fd < 0 && PyErr_Occurred())
                 return -1;
-            }
         } else if (PyErr_Occurred()) {
-            Py_DECREF(pkt);
             return -1;
         }
     }
-    if (sa == Py_None) {
-        /* Not an IPv4 destination: Python sends it at the end of the batch. */
-        if (!self->py_out && !(self->py_out = PyList_New(0))) {
-            Py_DECREF(pkt);
-            return -1;
-        }
-        PyObject *item = PyTuple_Pack(2, pkt, dest);
-        Py_DECREF(pkt);
-        if (!item)
-            return -1;
-        int rc = PyList_Append(self->py_out, item);
-        Py_DECREF(item);
-        return rc;
-    }
-    if (self->nsend == SEND_QUEUE && flush_send(self) < 0) {
-        Py_DECREF(pkt);
+    *sa_out = sa;
+    *fd_out = fd;
+    return 1;
+}
+
+/* Reserve the next queue slot (flushing a full queue); its message is set up for sa/fd. */
+static int reserve_slot(Fwd *self, PyObject *sa, int fd)
+{
+    if (self->nsend == SEND_QUEUE && flush_send(self) < 0)
         return -1;
-    }
-    int i = self->nsend++;
+    int i = self->nsend;
     memcpy(&self->saddr[i], PyBytes_AS_STRING(sa), sizeof(struct sockaddr_in));
-    self->sobj[i] = pkt;
+    self->sobj[i] = NULL;
     self->sfd[i] = fd;
-    self->siov[i].iov_base = PyBytes_AS_STRING(pkt);
-    self->siov[i].iov_len = (size_t)PyBytes_GET_SIZE(pkt);
     memset(&self->smsg[i].msg_hdr, 0, sizeof(struct msghdr));
     self->smsg[i].msg_hdr.msg_name = &self->saddr[i];
     self->smsg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
     self->smsg[i].msg_hdr.msg_iov = &self->siov[i];
     self->smsg[i].msg_hdr.msg_iovlen = 1;
+    return i;
+}
+
+static int append_py_out(Fwd *self, PyObject *pkt, PyObject *dest)
+{
+    if (!self->py_out && !(self->py_out = PyList_New(0)))
+        return -1;
+    PyObject *item = PyTuple_Pack(2, pkt, dest);
+    if (!item)
+        return -1;
+    int rc = PyList_Append(self->py_out, item);
+    Py_DECREF(item);
+    return rc;
+}
+
+/* Queue pkt (a new reference, stolen) for dest. */
+static int enqueue(Fwd *self, PyObject *pkt, PyObject *dest)
+{
+    PyObject *sa = NULL;
+    int fd = -1;
+    int where = resolve_dest(self, dest, &sa, &fd);
+    if (where <= 0) {
+        /* Not an IPv4 destination: Python sends it at the end of the batch. */
+        int rc = where < 0 ? -1 : append_py_out(self, pkt, dest);
+        Py_DECREF(pkt);
+        return rc;
+    }
+    int i = reserve_slot(self, sa, fd);
+    if (i < 0) {
+        Py_DECREF(pkt);
+        return -1;
+    }
+    self->sobj[i] = pkt;
+    self->siov[i].iov_base = PyBytes_AS_STRING(pkt);
+    self->siov[i].iov_len = (size_t)PyBytes_GET_SIZE(pkt);
+    self->nsend++;
     return 0;
 }
 
@@ -780,9 +905,9 @@ static int python_forward(Fwd *self, PyObject *part, Py_ssize_t wire_len, PyObje
     return rc;
 }
 
-static int is_true_attr(PyObject *obj, PyObject *name, int *value)
+static int is_true_attr(PyObject *obj, Attr *name, int *value)
 {
-    PyObject *v = PyObject_GetAttr(obj, name);
+    PyObject *v = FGET(obj, name);
     if (!v)
         return -1;
     int t = PyObject_IsTrue(v);
@@ -793,19 +918,19 @@ static int is_true_attr(PyObject *obj, PyObject *name, int *value)
     return 0;
 }
 
-static int set_long_attr(PyObject *obj, PyObject *name, long long value)
+static int set_long_attr(PyObject *obj, Attr *name, long long value)
 {
     PyObject *v = PyLong_FromLongLong(value);
     if (!v)
         return -1;
-    int rc = PyObject_SetAttr(obj, name, v);
+    int rc = FSET(obj, name, v);
     Py_DECREF(v);
     return rc;
 }
 
-static int get_long_attr(PyObject *obj, PyObject *name, long long *value)
+static int get_long_attr(PyObject *obj, Attr *name, long long *value)
 {
-    PyObject *v = PyObject_GetAttr(obj, name);
+    PyObject *v = FGET(obj, name);
     if (!v)
         return -1;
     *value = PyLong_AsLongLong(v);
@@ -819,69 +944,214 @@ static int forward_sub(Fwd *self, PyObject *sub, PyObject *subscriber, PyObject 
                        long long payload_len)
 {
     long long seq_off, ts_off, last_seq, out_ssrc;
-    if (get_long_attr(sub, s_seq_off, &seq_off) < 0 || get_long_attr(sub, s_ts_off, &ts_off) < 0 ||
-        get_long_attr(sub, s_last_seq, &last_seq) < 0 ||
-        get_long_attr(sub, s_out_ssrc, &out_ssrc) < 0)
+    if (get_long_attr(sub, &A_seq_off, &seq_off) < 0 || get_long_attr(sub, &A_ts_off, &ts_off) < 0 ||
+        get_long_attr(sub, &A_last_seq, &last_seq) < 0 ||
+        get_long_attr(sub, &A_out_ssrc, &out_ssrc) < 0)
         return -1;
     uint16_t out_seq = (uint16_t)((long long)seq + seq_off);
     uint32_t out_ts = (uint32_t)((long long)ts + ts_off);
     int16_t diff = (int16_t)(uint16_t)(out_seq - (uint16_t)last_seq);
     if (diff > 0) {
-        if (set_long_attr(sub, s_last_seq, out_seq) < 0 ||
-            set_long_attr(sub, s_last_ts, out_ts) < 0 ||
-            PyObject_SetAttr(sub, s_last_time, now) < 0)
+        if (set_long_attr(sub, &A_last_seq, out_seq) < 0 ||
+            set_long_attr(sub, &A_last_ts, out_ts) < 0 ||
+            FSET(sub, &A_last_time, now) < 0)
             return -1;
     }
-    PyObject *crypto = PyObject_GetAttr(subscriber, s_crypto);
+    PyObject *crypto = FGET(subscriber, &A_crypto);
     if (!crypto)
         return -1;
-    PyObject *tx = PyObject_GetAttr(crypto, s_tx_rtp);
+    PyObject *tx = FGET(crypto, &A_tx_rtp);
     if (!tx) {
         Py_DECREF(crypto);
         return -1;
     }
     PyObject *pkt = NULL;
-    if (Py_IS_TYPE(tx, &GcmType)) {
-        int st = ST_OK;
-        pkt = protect_rewritten_bytes((Gcm *)tx, (const uint8_t *)PyBytes_AS_STRING(plain),
-                                      PyBytes_GET_SIZE(plain), out_seq, out_ts,
-                                      (uint32_t)out_ssrc, &st);
-        if (!pkt && !st) {
+    Py_ssize_t plen = 0;
+    PyObject *sa = NULL;
+    int fd = -1, where = 0;
+    Py_ssize_t n = PyBytes_GET_SIZE(plain);
+    if (Py_IS_TYPE(tx, &GcmType) && n <= PROTECT_LIMIT &&
+        (where = resolve_dest(self, dest, &sa, &fd)) != 0) {
+        /* The common case: rewrite and protect straight into the send queue. */
+        int i = where < 0 ? -1 : reserve_slot(self, sa, fd);
+        if (i < 0) {
             Py_DECREF(tx);
             Py_DECREF(crypto);
             return -1;
         }
+        uint8_t *b = self->sbuf + (size_t)i * SEND_SLOT;
+        memcpy(b, PyBytes_AS_STRING(plain), (size_t)n);
+        wr16(b + 2, out_seq);
+        wr32(b + 4, out_ts);
+        wr32(b + 8, (uint32_t)out_ssrc);
+        int st = gcm_protect((Gcm *)tx, b, n, &plen);
+        Py_DECREF(tx);
+        Py_DECREF(crypto);
+        if (st)
+            return add_drop(self, self->reason_protect_failed) < 0 ? -1 : 0;
+        self->siov[i].iov_base = b;
+        self->siov[i].iov_len = (size_t)plen;
+        self->nsend++;
     } else {
-        PyObject *a = PyLong_FromLong(out_seq), *b = PyLong_FromUnsignedLong(out_ts),
-                 *c = PyLong_FromLongLong(out_ssrc);
-        if (a && b && c)
-            pkt = PyObject_CallMethodObjArgs(crypto, s_protect_rewritten, plain, a, b, c, NULL);
-        Py_XDECREF(a);
-        Py_XDECREF(b);
-        Py_XDECREF(c);
-        if (!pkt) {
-            if (!PyErr_ExceptionMatches(PyExc_Exception)) {
+        if (Py_IS_TYPE(tx, &GcmType)) {
+            int st = ST_OK;
+            pkt = protect_rewritten_bytes((Gcm *)tx, (const uint8_t *)PyBytes_AS_STRING(plain),
+                                          n, out_seq, out_ts, (uint32_t)out_ssrc, &st);
+            if (!pkt && !st) {
                 Py_DECREF(tx);
                 Py_DECREF(crypto);
                 return -1;
             }
-            PyErr_Clear(); /* pylibsrtp.Error or ValueError: counted below */
-        } else if (!PyBytes_Check(pkt)) {
-            Py_DECREF(pkt);
-            pkt = NULL;
+        } else {
+            PyObject *a = PyLong_FromLong(out_seq), *b = PyLong_FromUnsignedLong(out_ts),
+                     *c = PyLong_FromLongLong(out_ssrc);
+            if (a && b && c)
+                pkt = PyObject_CallMethodObjArgs(crypto, s_protect_rewritten, plain, a, b, c,
+                                                 NULL);
+            Py_XDECREF(a);
+            Py_XDECREF(b);
+            Py_XDECREF(c);
+            if (!pkt) {
+                if (!PyErr_ExceptionMatches(LibsrtpError) &&
+                    !PyErr_ExceptionMatches(PyExc_ValueError)) {
+                    Py_DECREF(tx);
+                    Py_DECREF(crypto);
+                    return -1;
+                }
+                PyErr_Clear(); /* pylibsrtp.Error or ValueError: counted below */
+            } else if (!PyBytes_Check(pkt)) {
+                Py_DECREF(pkt);
+                pkt = NULL;
+            }
         }
+        Py_DECREF(tx);
+        Py_DECREF(crypto);
+        if (!pkt)
+            return add_drop(self, self->reason_protect_failed) < 0 ? -1 : 0;
+        plen = PyBytes_GET_SIZE(pkt);
+        if (enqueue(self, pkt, dest) < 0)
+            return -1;
     }
-    Py_DECREF(tx);
-    Py_DECREF(crypto);
-    if (!pkt)
-        return add_drop(self, self->reason_protect_failed) < 0 ? -1 : 0;
-    Py_ssize_t plen = PyBytes_GET_SIZE(pkt);
-    if (enqueue(self, pkt, dest) < 0)
-        return -1;
-    if (add_to_attr(sub, s_packets, 1) < 0 || add_to_attr(sub, s_octets, payload_len) < 0)
+    if (add_to_attr(sub, &A_packets, 1) < 0 || add_to_attr(sub, &A_octets, payload_len) < 0)
         return -1;
     self->d_pout += 1;
     self->d_bout += plen;
+    return 0;
+}
+
+/* ReceiveStats.update(seq, ts, size, now) on the object's own attributes. */
+static int stats_update(PyObject *st, uint16_t seq, uint32_t ts, Py_ssize_t size, double now)
+{
+    long long highest = 0, ext, base = 0, mx = 0, rate = 0, received = 0, nbytes = 0, prev = 0;
+    int rc = -1;
+    PyObject *unw = FGET(st, &A_unwrapper);
+    if (!unw)
+        return -1;
+    PyObject *h = FGET(unw, &A_highest);
+    if (!h)
+        goto out;
+    int have_h = h != Py_None;
+    if (have_h)
+        highest = PyLong_AsLongLong(h);
+    Py_DECREF(h);
+    if (have_h && highest == -1 && PyErr_Occurred())
+        goto out;
+    if (!have_h)
+        ext = seq;
+    else
+        ext = highest + (int16_t)(uint16_t)(seq - (uint16_t)(highest & 0xFFFF));
+    if ((!have_h || ext > highest) && set_long_attr(unw, &A_highest, ext) < 0)
+        goto out;
+    PyObject *b = FGET(st, &A_base_ext_seq);
+    if (!b)
+        goto out;
+    int have_b = b != Py_None;
+    if (have_b)
+        base = PyLong_AsLongLong(b);
+    Py_DECREF(b);
+    if (PyErr_Occurred())
+        goto out;
+    if (!have_b) {
+        if (set_long_attr(st, &A_base_ext_seq, ext) < 0 || set_long_attr(st, &A_max_ext_seq, ext) < 0)
+            goto out;
+    } else {
+        if (get_long_attr(st, &A_max_ext_seq, &mx) < 0)
+            goto out;
+        if (ext > mx) {
+            if (set_long_attr(st, &A_max_ext_seq, ext) < 0)
+                goto out;
+        } else if (ext < base) {
+            if (set_long_attr(st, &A_base_ext_seq, ext) < 0)
+                goto out;
+        }
+    }
+    if (get_long_attr(st, &A_received, &received) < 0 || get_long_attr(st, &A_bytes, &nbytes) < 0 ||
+        get_long_attr(st, &A_clock_rate, &rate) < 0)
+        goto out;
+    if (set_long_attr(st, &A_received, received + 1) < 0 ||
+        set_long_attr(st, &A_bytes, nbytes + size) < 0)
+        goto out;
+    long long transit = (long long)(now * (double)rate) - (long long)ts;
+    PyObject *pv = FGET(st, &A_transit);
+    if (!pv)
+        goto out;
+    int have_prev = pv != Py_None;
+    if (have_prev)
+        prev = PyLong_AsLongLong(pv);
+    Py_DECREF(pv);
+    if (PyErr_Occurred())
+        goto out;
+    if (have_prev) {
+        long long d = (int32_t)(uint32_t)(transit - prev);
+        PyObject *j = FGET(st, &A_jitter);
+        if (!j)
+            goto out;
+        double jit = PyFloat_AsDouble(j);
+        Py_DECREF(j);
+        if (jit == -1.0 && PyErr_Occurred())
+            goto out;
+        jit += ((double)(d >= 0 ? d : -d) - jit) / 16.0;
+        PyObject *jo = PyFloat_FromDouble(jit);
+        if (!jo)
+            goto out;
+        int r = FSET(st, &A_jitter, jo);
+        Py_DECREF(jo);
+        if (r < 0)
+            goto out;
+    }
+    rc = set_long_attr(st, &A_transit, transit);
+out:
+    Py_DECREF(unw);
+    return rc;
+}
+
+static int list_set(PyObject *obj, Attr *name, Py_ssize_t i, PyObject *value)
+{
+    PyObject *lst = FGET(obj, name);
+    if (!lst)
+        return -1;
+    int rc = PyList_Check(lst) ? PyList_SetItem(lst, i, Py_NewRef(value)) : -1;
+    if (rc < 0 && !PyErr_Occurred())
+        PyErr_SetString(PyExc_TypeError, "cache slots must be lists");
+    Py_DECREF(lst);
+    return rc;
+}
+
+/* RetransmissionCache.put(seq, packet, now) on the object's own lists. */
+static int cache_put(PyObject *cache, PyObject *seq_o, uint16_t seq, PyObject *plain,
+                     PyObject *now)
+{
+    long long size;
+    if (get_long_attr(cache, &A_size, &size) < 0)
+        return -1;
+    if (size <= 0) {
+        PyErr_SetString(PyExc_ValueError, "cache size must be positive");
+        return -1;
+    }
+    Py_ssize_t i = (Py_ssize_t)(seq % size);
+    if (list_set(cache, &A_seqs, i, seq_o) < 0 || list_set(cache, &A_times, i, now) < 0 ||
+        list_set(cache, &A_pkts, i, plain) < 0)
+        return -1;
     return 0;
 }
 
@@ -904,7 +1174,7 @@ static int forward(Fwd *self, PyObject *part, Py_ssize_t wire_len, PyObject *pla
     }
     if (hlen > size)
         return python_forward(self, part, wire_len, plain, now);
-    PyObject *streams = PyObject_GetAttr(part, s_streams);
+    PyObject *streams = FGET(part, &A_streams);
     if (!streams)
         return -1;
     PyObject *key = PyLong_FromUnsignedLong(ssrc);
@@ -923,7 +1193,7 @@ static int forward(Fwd *self, PyObject *part, Py_ssize_t wire_len, PyObject *pla
     }
     int rc = -1;
     PyObject *seq_o = NULL, *ts_o = NULL, *size_o = NULL, *subs = NULL, *tmp = NULL;
-    PyObject *record = PyObject_GetAttr(stream, s_record);
+    PyObject *record = FGET(stream, &A_record);
     if (!record)
         goto done;
     if (record != Py_None) {
@@ -940,24 +1210,35 @@ static int forward(Fwd *self, PyObject *part, Py_ssize_t wire_len, PyObject *pla
     size_o = PyLong_FromSsize_t(size);
     if (!seq_o || !ts_o || !size_o)
         goto done;
-    tmp = PyObject_GetAttr(stream, s_stats);
+    PyObject *r;
+    tmp = FGET(stream, &A_stats);
     if (!tmp)
         goto done;
-    PyObject *r = PyObject_CallMethodObjArgs(tmp, s_update, seq_o, ts_o, size_o, now, NULL);
+    if (self->stats_cls && (PyObject *)Py_TYPE(tmp) == self->stats_cls && PyFloat_Check(now)) {
+        if (stats_update(tmp, seq, ts, size, PyFloat_AS_DOUBLE(now)) < 0)
+            goto done;
+    } else {
+        r = PyObject_CallMethodObjArgs(tmp, s_update, seq_o, ts_o, size_o, now, NULL);
+        if (!r)
+            goto done;
+        Py_DECREF(r);
+    }
     Py_CLEAR(tmp);
-    if (!r)
-        goto done;
-    Py_DECREF(r);
-    tmp = PyObject_GetAttr(stream, s_cache);
+    tmp = FGET(stream, &A_cache);
     if (!tmp)
         goto done;
-    r = PyObject_CallMethodObjArgs(tmp, s_put, seq_o, plain, now, NULL);
+    if (self->cache_cls && (PyObject *)Py_TYPE(tmp) == self->cache_cls) {
+        if (cache_put(tmp, seq_o, seq, plain, now) < 0)
+            goto done;
+    } else {
+        r = PyObject_CallMethodObjArgs(tmp, s_put, seq_o, plain, now, NULL);
+        if (!r)
+            goto done;
+        Py_DECREF(r);
+    }
     Py_CLEAR(tmp);
-    if (!r)
-        goto done;
-    Py_DECREF(r);
     if (b0 & 0x10) {
-        tmp = PyObject_GetAttr(stream, s_audio_level_id);
+        tmp = FGET(stream, &A_audio_level_id);
         if (!tmp)
             goto done;
         if (tmp != Py_None) {
@@ -973,7 +1254,7 @@ static int forward(Fwd *self, PyObject *part, Py_ssize_t wire_len, PyObject *pla
         }
         Py_CLEAR(tmp);
     }
-    subs = PyObject_GetAttr(stream, s_subs);
+    subs = FGET(stream, &A_subs);
     if (!subs)
         goto done;
     if (!PyList_Check(subs)) {
@@ -992,19 +1273,19 @@ static int forward(Fwd *self, PyObject *part, Py_ssize_t wire_len, PyObject *pla
         goto done;
     for (Py_ssize_t i = 0; i < nsubs; i++) {
         PyObject *sub = PyList_GET_ITEM(snap, i);
-        PyObject *subscriber = PyObject_GetAttr(sub, s_subscriber);
+        PyObject *subscriber = FGET(sub, &A_subscriber);
         if (!subscriber)
             goto loop_fail;
-        PyObject *dest = PyObject_GetAttr(subscriber, s_addr);
+        PyObject *dest = FGET(subscriber, &A_addr);
         if (!dest) {
             Py_DECREF(subscriber);
             goto loop_fail;
         }
         int rebase = 0, active = 1;
         PyObject *pt_map = NULL;
-        int common = dest != Py_None && is_true_attr(sub, s_rebase, &rebase) == 0 && !rebase &&
-                     is_true_attr(sub, s_active, &active) == 0 && active &&
-                     (pt_map = PyObject_GetAttr(sub, s_pt_map)) != NULL && pt_map == Py_None;
+        int common = dest != Py_None && is_true_attr(sub, &A_rebase, &rebase) == 0 && !rebase &&
+                     is_true_attr(sub, &A_active, &active) == 0 && active &&
+                     (pt_map = FGET(sub, &A_pt_map)) != NULL && pt_map == Py_None;
         Py_XDECREF(pt_map);
         if (PyErr_Occurred()) {
             Py_DECREF(dest);
@@ -1021,13 +1302,13 @@ static int forward(Fwd *self, PyObject *part, Py_ssize_t wire_len, PyObject *pla
             frc = pkt ? 0 : -1;
             if (pkt && pkt != Py_None) {
                 Py_DECREF(dest);
-                dest = PyObject_GetAttr(subscriber, s_addr);
+                dest = FGET(subscriber, &A_addr);
                 Py_ssize_t plen = PyBytes_Check(pkt) ? PyBytes_GET_SIZE(pkt) : 0;
                 if (!dest || !PyBytes_Check(pkt)) {
                     Py_DECREF(pkt);
                     frc = -1;
-                } else if (enqueue(self, pkt, dest) < 0 || add_to_attr(sub, s_packets, 1) < 0 ||
-                           add_to_attr(sub, s_octets, payload_len) < 0) {
+                } else if (enqueue(self, pkt, dest) < 0 || add_to_attr(sub, &A_packets, 1) < 0 ||
+                           add_to_attr(sub, &A_octets, payload_len) < 0) {
                     frc = -1;
                 } else {
                     self->d_pout += 1;
@@ -1088,8 +1369,8 @@ static int handle_one(Fwd *self, const uint8_t *data, Py_ssize_t n, PyObject *ad
         return slow_path(self, data, n, addr);
     }
     Py_INCREF(part);
-    PyObject *crypto = PyObject_GetAttr(part, s_crypto);
-    PyObject *rx = crypto ? PyObject_GetAttr(crypto, s_rx_rtp) : NULL;
+    PyObject *crypto = FGET(part, &A_crypto);
+    PyObject *rx = crypto ? FGET(crypto, &A_rx_rtp) : NULL;
     Py_XDECREF(crypto);
     if (!rx) {
         Py_DECREF(part);
@@ -1120,7 +1401,7 @@ static int handle_one(Fwd *self, const uint8_t *data, Py_ssize_t n, PyObject *ad
         return -1;
     }
     self->fast_in++;
-    int rc = PyObject_SetAttr(part, s_last_seen, now);
+    int rc = FSET(part, &A_last_seen, now);
     if (rc == 0)
         rc = forward(self, part, n, plain, now);
     Py_DECREF(plain);
@@ -1130,12 +1411,24 @@ static int handle_one(Fwd *self, const uint8_t *data, Py_ssize_t n, PyObject *ad
 
 static int Fwd_init(Fwd *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"core", "fd", "slow", "send_py", "route", "reasons", NULL};
-    PyObject *core, *slow, *send_py, *route, *reasons;
+    static char *kwlist[] = {"core", "fd", "slow", "send_py", "route", "reasons", "classes",
+                             NULL};
+    PyObject *core, *slow, *send_py, *route, *reasons, *classes = NULL;
     int fd;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OiOOOO", kwlist, &core, &fd, &slow, &send_py,
-                                     &route, &reasons))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OiOOOO|O", kwlist, &core, &fd, &slow, &send_py,
+                                     &route, &reasons, &classes))
         return -1;
+    if (classes && (!PyTuple_Check(classes) || PyTuple_GET_SIZE(classes) != 2)) {
+        PyErr_SetString(PyExc_TypeError, "classes: (ReceiveStats, RetransmissionCache)");
+        return -1;
+    }
+    if (classes) {
+        PyObject *c0 = PyTuple_GET_ITEM(classes, 0), *c1 = PyTuple_GET_ITEM(classes, 1);
+        Py_INCREF(c0);
+        Py_INCREF(c1);
+        Py_XSETREF(self->stats_cls, c0);
+        Py_XSETREF(self->cache_cls, c1);
+    }
     if (!PyTuple_Check(reasons) || PyTuple_GET_SIZE(reasons) != 3) {
         PyErr_SetString(PyExc_TypeError,
                         "reasons: (no_subscribers, protect_failed, send_failed)");
@@ -1145,12 +1438,17 @@ static int Fwd_init(Fwd *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_TypeError, "route must be a dict or None");
         return -1;
     }
-    PyObject *by_addr = PyObject_GetAttr(core, s_by_addr);
+    PyObject *by_addr = FGET(core, &A_by_addr);
     if (!by_addr)
         return -1;
     if (!PyDict_Check(by_addr)) {
         Py_DECREF(by_addr);
         PyErr_SetString(PyExc_TypeError, "core._by_addr must be a dict");
+        return -1;
+    }
+    if (!self->sbuf && !(self->sbuf = PyMem_Malloc((size_t)SEND_QUEUE * SEND_SLOT))) {
+        Py_DECREF(by_addr);
+        PyErr_NoMemory();
         return -1;
     }
     if (!self->rbuf && !(self->rbuf = PyMem_Malloc((size_t)RECV_BATCH * RECV_SLOT))) {
@@ -1208,6 +1506,8 @@ static int Fwd_clear(Fwd *self)
     Py_CLEAR(self->reason_no_subs);
     Py_CLEAR(self->reason_protect_failed);
     Py_CLEAR(self->reason_send_failed);
+    Py_CLEAR(self->stats_cls);
+    Py_CLEAR(self->cache_cls);
     Py_CLEAR(self->addr_cache);
     Py_CLEAR(self->sa_cache);
     return 0;
@@ -1218,6 +1518,7 @@ static void Fwd_dealloc(Fwd *self)
     PyObject_GC_UnTrack(self);
     Fwd_clear(self);
     PyMem_Free(self->rbuf);
+    PyMem_Free(self->sbuf);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1320,6 +1621,12 @@ static struct PyModuleDef moddef = {
     NULL, NULL, NULL, NULL, NULL,
 };
 
+#define AINTERN(var, text)                                   \
+    do {                                                     \
+        if (!(var.name = PyUnicode_InternFromString(text)))  \
+            return NULL;                                     \
+    } while (0)
+
 #define INTERN(var, text)                                   \
     do {                                                    \
         if (!(var = PyUnicode_InternFromString(text)))      \
@@ -1328,42 +1635,55 @@ static struct PyModuleDef moddef = {
 
 PyMODINIT_FUNC PyInit__fastfwd(void)
 {
-    INTERN(s_by_addr, "_by_addr");
-    INTERN(s_crypto, "crypto");
-    INTERN(s_rx_rtp, "rx_rtp");
-    INTERN(s_tx_rtp, "tx_rtp");
-    INTERN(s_last_seen, "last_seen");
-    INTERN(s_streams, "streams");
-    INTERN(s_record, "record");
-    INTERN(s_stats, "stats");
+    AINTERN(A_by_addr, "_by_addr");
+    AINTERN(A_crypto, "crypto");
+    AINTERN(A_rx_rtp, "rx_rtp");
+    AINTERN(A_tx_rtp, "tx_rtp");
+    AINTERN(A_last_seen, "last_seen");
+    AINTERN(A_streams, "streams");
+    AINTERN(A_record, "record");
+    AINTERN(A_stats, "stats");
     INTERN(s_update, "update");
-    INTERN(s_cache, "cache");
+    AINTERN(A_cache, "cache");
     INTERN(s_put, "put");
-    INTERN(s_audio_level_id, "audio_level_id");
+    AINTERN(A_audio_level_id, "audio_level_id");
     INTERN(s_audio_level_m, "_audio_level");
-    INTERN(s_subs, "subs");
-    INTERN(s_subscriber, "subscriber");
-    INTERN(s_addr, "addr");
-    INTERN(s_rebase, "rebase");
-    INTERN(s_active, "active");
-    INTERN(s_pt_map, "pt_map");
-    INTERN(s_seq_off, "seq_off");
-    INTERN(s_ts_off, "ts_off");
-    INTERN(s_last_seq, "last_seq");
-    INTERN(s_last_ts, "last_ts");
-    INTERN(s_last_time, "last_time");
-    INTERN(s_out_ssrc, "out_ssrc");
-    INTERN(s_packets, "packets");
-    INTERN(s_octets, "octets");
+    AINTERN(A_subs, "subs");
+    AINTERN(A_subscriber, "subscriber");
+    AINTERN(A_addr, "addr");
+    AINTERN(A_rebase, "rebase");
+    AINTERN(A_active, "active");
+    AINTERN(A_pt_map, "pt_map");
+    AINTERN(A_seq_off, "seq_off");
+    AINTERN(A_ts_off, "ts_off");
+    AINTERN(A_last_seq, "last_seq");
+    AINTERN(A_last_ts, "last_ts");
+    AINTERN(A_last_time, "last_time");
+    AINTERN(A_out_ssrc, "out_ssrc");
+    AINTERN(A_packets, "packets");
+    AINTERN(A_octets, "octets");
     INTERN(s_protect_rewritten, "protect_rewritten");
     INTERN(s_rewrite, "_rewrite");
     INTERN(s_forward, "_forward");
-    INTERN(s_drops, "drops");
+    AINTERN(A_drops, "drops");
     INTERN(s_add, "add");
-    INTERN(s_packets_in, "packets_in");
-    INTERN(s_bytes_in, "bytes_in");
-    INTERN(s_packets_out, "packets_out");
-    INTERN(s_bytes_out, "bytes_out");
+    AINTERN(A_packets_in, "packets_in");
+    AINTERN(A_bytes_in, "bytes_in");
+    AINTERN(A_packets_out, "packets_out");
+    AINTERN(A_bytes_out, "bytes_out");
+    AINTERN(A_unwrapper, "_unwrapper");
+    AINTERN(A_highest, "highest");
+    AINTERN(A_base_ext_seq, "base_ext_seq");
+    AINTERN(A_max_ext_seq, "max_ext_seq");
+    AINTERN(A_received, "received");
+    AINTERN(A_bytes, "bytes");
+    AINTERN(A_jitter, "jitter");
+    AINTERN(A_transit, "_transit");
+    AINTERN(A_clock_rate, "clock_rate");
+    AINTERN(A_size, "size");
+    AINTERN(A_seqs, "_seqs");
+    AINTERN(A_times, "_times");
+    AINTERN(A_pkts, "_pkts");
     if (PyType_Ready(&GcmType) < 0 || PyType_Ready(&FwdType) < 0)
         return NULL;
     PyObject *pylibsrtp = PyImport_ImportModule("pylibsrtp");
@@ -1376,7 +1696,7 @@ PyMODINIT_FUNC PyInit__fastfwd(void)
     SrtpFailure = PyErr_NewExceptionWithDoc(
         "router.forwarding._fastfwd.SrtpFailure",
         "An SRTP failure of the C path, with libsrtp's message (a pylibsrtp.Error).", base, NULL);
-    Py_DECREF(base);
+    LibsrtpError = base; /* kept for the module's lifetime */
     if (!SrtpFailure)
         return NULL;
     PyObject *m = PyModule_Create(&moddef);

@@ -28,9 +28,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from router.drops import DropReason
+from router.forwarding.cache import RetransmissionCache
 from router.forwarding.core import AddressBound, CoreEvent, Datagram, ForwardingCore
 from router.forwarding.fastfwd import native
 from router.forwarding.model import Addr
+from router.forwarding.stats import ReceiveStats
 from router.transport.base import DatagramClass, DatagramHandler, classify
 
 __all__ = ["EventSink", "UdpMediaTransport"]
@@ -105,6 +107,7 @@ class _FastSocket:
             self._send_py,
             owner._route_fd,
             (DropReason.NO_SUBSCRIBERS, DropReason.PROTECT_FAILED, DropReason.SEND_FAILED),
+            (ReceiveStats, RetransmissionCache),
         )
 
     def on_readable(self) -> None:
