@@ -45,8 +45,8 @@ LIMIT_SECONDS = 2.0
 LATENCY_RATE = 10_000
 LATENCY_SECONDS = 2.0
 ROOM_SECONDS = 2.5
-ROOM_SIZES = (10, 20, 28, 34, 40, 46)
-ROOM_BUDGET = 20.0
+ROOM_SIZES = (16, 30, 40, 46, 52)
+ROOM_BUDGET = 14.0
 
 
 # ---------------------------------------------------------------- the sender (subprocess)
