@@ -1,6 +1,6 @@
 """The C forwarding path (``router.forwarding._fastfwd``) against libsrtp and the Python path.
 
-* ``GcmContext`` (AEAD_AES_128_GCM, RFC 7714) gives byte-identical output and the same
+* ``RtpContext`` (AEAD_AES_128_GCM, RFC 7714) gives byte-identical output and the same
   failures as libsrtp (through pylibsrtp) for the same keys and packet sequence: sizes, CSRCs,
   header extensions, ROC wraps, reordering, replays, too-old packets, tampering (a table, then
   hypothesis), and each side opens what the other protects.
@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from router.drops import DropReason
 from router.forwarding import ForwardingCore, HopCrypto, HopKeys, ReceiveStats, RetransmissionCache
 from router.forwarding.fastfwd import fastfwd_backend, native
-from router.forwarding.hop import classify_srtp_error
+from router.forwarding.hop import PROFILES, classify_srtp_error
 from router.transport import UdpMediaTransport
 from rtpstack.rtcp import GenericNack, NackEntry
 from tests.test_forwarding_helpers import AUDIO_LEVEL_ID, Endpoint, is_rtcp
@@ -39,14 +39,18 @@ pytestmark = pytest.mark.skipif(
     native is None, reason="C forwarding path not built or disabled (RTPSTACK_FASTFWD=0)"
 )
 
-GCM = pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM
+GCM = "AEAD_AES_128_GCM"
+#: The profiles the C path does.
+C_DOES = [GCM, "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"]
 
 
 def libsrtp(key: bytes, outbound: bool) -> pylibsrtp.Session:
     """A libsrtp session as the router's hops use them (repeat allowed outbound)."""
     ssrc_type = (pylibsrtp.Policy.SSRC_ANY_OUTBOUND if outbound
                  else pylibsrtp.Policy.SSRC_ANY_INBOUND)
-    pol = pylibsrtp.Policy(key=key, ssrc_type=ssrc_type, srtp_profile=GCM)
+    profile = {28: GCM, 30: "AES_CM_128_HMAC_SHA1_80", 31: "AES_CM_128_HMAC_SHA1_32"}
+    pol = pylibsrtp.Policy(key=key[:30], ssrc_type=ssrc_type,
+                           srtp_profile=PROFILES[profile[len(key)]][0])
     pol.allow_repeat_tx = outbound
     return pylibsrtp.Session(pol)
 
@@ -76,7 +80,8 @@ def test_backend_name() -> None:
     assert crypto.rx_rtp is not None and crypto.tx_rtp is not None
     # Other profiles and fast=False stay on libsrtp.
     assert HopCrypto(HopKeys.generate(), fast=False).rx_rtp is None
-    assert HopCrypto(HopKeys.generate("AES_CM_128_HMAC_SHA1_80")).rx_rtp is None
+    assert HopCrypto(HopKeys.generate("AES_CM_128_HMAC_SHA1_80")).rx_rtp is not None
+    assert HopCrypto(HopKeys.generate("AEAD_AES_256_GCM")).rx_rtp is None
 
 
 # (name, list of (seq, payload size, tamper)) fed to a libsrtp sender; each datagram goes to
@@ -100,10 +105,17 @@ CASES = [
 ]
 
 
+def lib_key(master: bytes, profile: str) -> bytes:
+    """The key the :func:`libsrtp` helper takes (one extra byte marks the 32-bit tag)."""
+    return master + b"\0" if profile == "AES_CM_128_HMAC_SHA1_32" else master
+
+
 def run_case(steps: list[tuple[int, int, bool]], cc: int = 0, ext: int | None = None,
-             fanout: int = 3) -> None:
-    client_key, router_key = os.urandom(28), os.urandom(28)
-    crypto = HopCrypto(HopKeys(client_key, router_key))
+             fanout: int = 3, profile: str = GCM) -> None:
+    keys = HopKeys.generate(profile)
+    client_key, router_key = lib_key(keys.client_key, profile), lib_key(keys.router_key, profile)
+    crypto = HopCrypto(keys)
+    assert crypto.rx_rtp is not None
     sender = libsrtp(client_key, outbound=True)
     rx_lib, tx_lib = libsrtp(client_key, False), libsrtp(router_key, True)
     for i, (seq, size, tamper) in enumerate(steps):
@@ -130,14 +142,18 @@ def run_case(steps: list[tuple[int, int, bool]], cc: int = 0, ext: int | None = 
                 assert out_c == out_lib, (i, seq, k)
 
 
+@pytest.mark.parametrize("profile", C_DOES)
 @pytest.mark.parametrize(("name", "steps"), CASES, ids=[c[0] for c in CASES])
-def test_gcm_matches_libsrtp(name: str, steps: list[tuple[int, int, bool]]) -> None:
-    run_case(steps)
+def test_c_matches_libsrtp(name: str, steps: list[tuple[int, int, bool]], profile: str) -> None:
+    run_case(steps, profile=profile)
 
 
+@pytest.mark.parametrize("profile", C_DOES)
 @pytest.mark.parametrize(("cc", "ext"), [(1, None), (15, None), (0, 0), (0, 1), (2, 40)])
-def test_gcm_matches_libsrtp_with_csrc_and_extensions(cc: int, ext: int | None) -> None:
-    run_case([(s, 80, False) for s in (65534, 65535, 0, 1, 0)], cc=cc, ext=ext)
+def test_c_matches_libsrtp_with_csrc_and_extensions(cc: int, ext: int | None,
+                                                    profile: str) -> None:
+    run_case([(s, 80, False) for s in (65534, 65535, 0, 1, 0)], cc=cc, ext=ext,
+             profile=profile)
 
 
 @settings(max_examples=60, deadline=None)
@@ -148,22 +164,25 @@ def test_gcm_matches_libsrtp_with_csrc_and_extensions(cc: int, ext: int | None) 
         min_size=1, max_size=25,
     ),
     fanout=st.integers(1, 10),
+    profile=st.sampled_from(C_DOES),
 )
-def test_gcm_matches_libsrtp_property(start: int, steps: list[tuple[int, int, bool]],
-                                      fanout: int) -> None:
+def test_c_matches_libsrtp_property(start: int, steps: list[tuple[int, int, bool]],
+                                    fanout: int, profile: str) -> None:
     seq = start
     seqs = []
     for delta, size, tamper in steps:
         seq = (seq + delta) % 65536
         seqs.append((seq, size, tamper))
-    run_case(seqs, fanout=fanout)
+    run_case(seqs, fanout=fanout, profile=profile)
 
 
-def test_each_side_opens_what_the_other_protects() -> None:
-    key = os.urandom(28)
-    c_tx = HopCrypto(HopKeys(os.urandom(28), key)).tx_rtp
-    c_rx = HopCrypto(HopKeys(key, os.urandom(28))).rx_rtp
-    lib_rx, lib_tx = libsrtp(key, False), libsrtp(key, True)
+@pytest.mark.parametrize("profile", C_DOES)
+def test_each_side_opens_what_the_other_protects(profile: str) -> None:
+    key = HopKeys.generate(profile).client_key
+    other = HopKeys.generate(profile).client_key
+    c_tx = HopCrypto(HopKeys(other, key, profile)).tx_rtp
+    c_rx = HopCrypto(HopKeys(key, other, profile)).rx_rtp
+    lib_rx, lib_tx = libsrtp(lib_key(key, profile), False), libsrtp(lib_key(key, profile), True)
     for i in range(200):
         seq = (65400 + i) % 65536
         pkt = plain(seq, i * 6, ssrc=99)
@@ -183,7 +202,7 @@ def test_errors_carry_libsrtp_messages_and_limits() -> None:
     with pytest.raises(pylibsrtp.Error, match="unsupported parameter"):
         crypto.unprotect(b"\x80" * 11)
     with pytest.raises(ValueError, match="16-byte key"):
-        native.GcmContext(b"k", b"s")  # type: ignore[union-attr]
+        native.RtpContext(b"k", b"s")  # type: ignore[union-attr]
 
 
 # ---------------------------------------------------------------- the core on both backends
@@ -385,10 +404,21 @@ def stream_state(core: ForwardingCore) -> list[object]:
     return state
 
 
-@pytest.mark.parametrize("fanout", [1, 3, 10])
-def test_forwarder_drain_equals_core_state(fanout: int) -> None:
+MIXED = ["AES_CM_128_HMAC_SHA1_80", GCM, "AEAD_AES_256_GCM", "AES_CM_128_HMAC_SHA1_32"]
+
+
+@pytest.mark.parametrize(("fanout", "pub_profile", "sub_profiles"), [
+    (1, GCM, [GCM]),
+    (3, GCM, [GCM]),
+    (10, GCM, [GCM]),
+    (4, "AES_CM_128_HMAC_SHA1_80", MIXED),  # C and libsrtp hops in one fan-out
+    (2, "AEAD_AES_256_GCM", [GCM]),  # a publisher the C path cannot open: all via Python
+])
+def test_forwarder_drain_equals_core_state(fanout: int, pub_profile: str,
+                                           sub_profiles: list[str]) -> None:
     """drain() with a given ``now``: same bytes, statistics, cache, subscriptions, speaker."""
-    keys = {"pub": HopKeys.generate()} | {f"s{i}": HopKeys.generate() for i in range(fanout)}
+    keys = {"pub": HopKeys.generate(pub_profile)} | {
+        f"s{i}": HopKeys.generate(sub_profiles[i % len(sub_profiles)]) for i in range(fanout)}
     core = make_core(keys, fanout, True, audio=True)
     ref = make_core(keys, fanout, False, audio=True)
     rsock = client_socket()
@@ -450,7 +480,10 @@ def test_forwarder_drain_equals_core_state(fanout: int) -> None:
         assert core.handle_timer(1.5) == ref.handle_timer(1.5)
         assert core.pop_events() == ref.pop_events()
         stats = fwd.stats()
-        assert stats["fast_in"] > 200 and stats["slow_in"] >= 4  # replays take the Python path
+        if pub_profile in C_DOES:
+            assert stats["fast_in"] > 150 and stats["slow_in"] >= 4  # replays: Python path
+        else:
+            assert stats["fast_in"] == 0 and stats["slow_in"] > 200
     finally:
         rsock.close()
         for s in socks.values():

@@ -2,10 +2,10 @@
  *
  * Two types:
  *
- * GcmContext: SRTP (RTP only) with AEAD_AES_128_GCM (RFC 7714) over OpenSSL EVP, with the
- *   replay database and packet-index estimation of libsrtp (RFC 3711 section 3.3.1 and
- *   appendix A; a 128-packet window), per SSRC. The session key and salt are derived in
- *   Python (rtpstack.srtp.kdf). Output is byte-identical to libsrtp's for the same keys and
+ * RtpContext: SRTP (RTP only) with AEAD_AES_128_GCM (RFC 7714) or AES_CM_128_HMAC_SHA1_80/32
+ *   (RFC 3711) over OpenSSL, with the replay database and packet-index estimation of libsrtp
+ *   (RFC 3711 section 3.3.1 and appendix A; a 128-packet window), per SSRC. The session keys
+ *   are derived in Python (rtpstack.srtp.kdf). Output is byte-identical to libsrtp's for the same keys and
  *   packet sequence; errors carry libsrtp's messages. An outbound context allows repeated
  *   indices (NACK answers), as the router's libsrtp sessions do.
  *
@@ -18,6 +18,7 @@
  * The payload is never read or changed: it is only encrypted/decrypted as opaque bytes.
  */
 #define PY_SSIZE_T_CLEAN
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA1 with copyable contexts: HMAC's pads precomputed */
 #include <Python.h>
 #include <structmember.h>
 
@@ -25,6 +26,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -154,13 +156,16 @@ static void replay_add(Rdb *r, int32_t delta)
     }
 }
 
-/* ------------------------------------------------------------------ GcmContext */
+/* ------------------------------------------------------------------ RtpContext */
 
 typedef struct {
     PyObject_HEAD
     EVP_CIPHER_CTX *enc;
     EVP_CIPHER_CTX *dec;
-    uint8_t salt[SALT_LEN];
+    uint8_t salt[14]; /* 12 bytes for GCM, 14 for AES-CM */
+    int cm;           /* AES_CM_128_HMAC_SHA1_80/32 instead of AEAD_AES_128_GCM */
+    int tag_len;
+    SHA_CTX ipad, opad; /* HMAC-SHA1 after the key's inner and outer pad blocks */
     Rdb *tab;
     size_t cap;
     size_t count;
@@ -237,11 +242,118 @@ static void make_iv(const Gcm *g, uint8_t iv[12], uint32_t ssrc, uint64_t index)
         iv[i] ^= g->salt[i];
 }
 
+/* AES-CM (RFC 3711 4.1.1): IV = salt * 2^16 XOR SSRC * 2^64 XOR index * 2^16. */
+static void cm_iv(const Gcm *g, uint8_t iv[16], uint32_t ssrc, uint64_t index)
+{
+    memcpy(iv, g->salt, 14);
+    iv[14] = iv[15] = 0;
+    iv[4] ^= (uint8_t)(ssrc >> 24); iv[5] ^= (uint8_t)(ssrc >> 16);
+    iv[6] ^= (uint8_t)(ssrc >> 8); iv[7] ^= (uint8_t)ssrc;
+    for (int i = 0; i < 6; i++)
+        iv[8 + i] ^= (uint8_t)(index >> (40 - 8 * i));
+}
+
+/* HMAC-SHA1 over data || ROC (big-endian), truncated by the caller. */
+static void cm_tag(const Gcm *g, const uint8_t *data, Py_ssize_t n, uint32_t roc,
+                   uint8_t out[20])
+{
+    uint8_t r[4], inner[20];
+    wr32(r, roc);
+    SHA_CTX c = g->ipad;
+    SHA1_Update(&c, data, (size_t)n);
+    SHA1_Update(&c, r, 4);
+    SHA1_Final(inner, &c);
+    c = g->opad;
+    SHA1_Update(&c, inner, 20);
+    SHA1_Final(out, &c);
+}
+
+static int cm_crypt(Gcm *g, uint8_t *out, const uint8_t *in, Py_ssize_t n, uint32_t ssrc,
+                    uint64_t index)
+{
+    uint8_t iv[16];
+    int l = 0;
+    cm_iv(g, iv, ssrc, index);
+    if (!EVP_EncryptInit_ex(g->enc, NULL, NULL, NULL, iv))
+        return -1;
+    if (n > 0 && !EVP_EncryptUpdate(g->enc, out, &l, in, (int)n))
+        return -1;
+    return 0;
+}
+
+static int cm_unprotect(Gcm *g, const uint8_t *in, Py_ssize_t n, uint8_t *out,
+                        Py_ssize_t *outlen)
+{
+    Py_ssize_t h = rtp_header_len(in, n);
+    if (h < 0)
+        return ST_BAD_PARAM;
+    uint32_t ssrc = rd32(in + 8);
+    Rdb *r = rdb_find(g, ssrc);
+    uint64_t est;
+    int32_t delta;
+    if (r) {
+        delta = estimate_index(r, &est, rd16(in + 2));
+        int st = replay_check(r, delta);
+        if (st)
+            return st;
+    } else {
+        est = rd16(in + 2);
+        delta = (int32_t)est;
+    }
+    int tag = g->tag_len;
+    if (h > n - tag)
+        return ST_PARSE_ERR;
+    uint8_t mac[20];
+    cm_tag(g, in, n - tag, (uint32_t)(est >> 16), mac);
+    if (CRYPTO_memcmp(mac, in + n - tag, (size_t)tag) != 0)
+        return ST_AUTH_FAIL;
+    if (cm_crypt(g, out + h, in + h, n - tag - h, ssrc, est) < 0)
+        return ST_CIPHER_FAIL;
+    if (!r) {
+        r = rdb_insert(g, ssrc);
+        if (!r)
+            return ST_CIPHER_FAIL;
+    }
+    replay_add(r, delta);
+    memcpy(out, in, (size_t)h);
+    *outlen = n - tag;
+    return ST_OK;
+}
+
+static int cm_protect(Gcm *g, uint8_t *buf, Py_ssize_t n, Py_ssize_t *outlen)
+{
+    Py_ssize_t h = rtp_header_len(buf, n);
+    if (h < 0)
+        return ST_BAD_PARAM;
+    uint32_t ssrc = rd32(buf + 8);
+    Rdb *r = rdb_find(g, ssrc);
+    if (!r && !(r = rdb_insert(g, ssrc)))
+        return ST_CIPHER_FAIL;
+    uint64_t est;
+    int32_t delta = estimate_index(r, &est, rd16(buf + 2));
+    int st = replay_check(r, delta);
+    if (st) {
+        if (st != ST_REPLAY_FAIL)
+            return st;
+    } else {
+        replay_add(r, delta);
+    }
+    if (cm_crypt(g, buf + h, buf + h, n - h, ssrc, est) < 0)
+        return ST_CIPHER_FAIL;
+    uint8_t mac[20];
+    cm_tag(g, buf, n, (uint32_t)(est >> 16), mac);
+    memcpy(buf + n, mac, (size_t)g->tag_len);
+    *outlen = n + g->tag_len;
+    return ST_OK;
+}
+
 /* Unprotect n bytes of in into out (capacity >= n); *outlen is n - 16. */
 static int gcm_unprotect(Gcm *g, const uint8_t *in, Py_ssize_t n, uint8_t *out, Py_ssize_t *outlen)
 {
     if (n > UNPROTECT_LIMIT)
         return ST_TOO_LONG;
+    if (g->cm)
+        return cm_unprotect(g, in, n, out, outlen);
     Py_ssize_t h = rtp_header_len(in, n);
     if (h < 0)
         return ST_BAD_PARAM;
@@ -290,6 +402,8 @@ static int gcm_protect(Gcm *g, uint8_t *buf, Py_ssize_t n, Py_ssize_t *outlen)
 {
     if (n > PROTECT_LIMIT)
         return ST_TOO_LONG;
+    if (g->cm)
+        return cm_protect(g, buf, n, outlen);
     Py_ssize_t h = rtp_header_len(buf, n);
     if (h < 0)
         return ST_BAD_PARAM;
@@ -352,29 +466,56 @@ static PyObject *protect_rewritten_bytes(Gcm *g, const uint8_t *plain, Py_ssize_
         return NULL;
     }
     *status = ST_OK;
+    if (outlen != n + TAG_LEN && _PyBytes_Resize(&res, outlen) < 0)
+        return NULL;
     return res;
+}
+
+static void sha1_pad(SHA_CTX *c, const uint8_t *key, size_t n, uint8_t pad)
+{
+    uint8_t block[64];
+    memset(block, pad, sizeof block);
+    for (size_t i = 0; i < n; i++)
+        block[i] ^= key[i];
+    SHA1_Init(c);
+    SHA1_Update(c, block, sizeof block);
 }
 
 static int Gcm_init(Gcm *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"key", "salt", NULL};
-    Py_buffer key, salt;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "y*y*", kwlist, &key, &salt))
+    static char *kwlist[] = {"key", "salt", "auth_key", "tag_len", NULL};
+    Py_buffer key, salt, auth = {0};
+    int tag_len = TAG_LEN;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "y*y*|y*i", kwlist, &key, &salt, &auth,
+                                     &tag_len))
         return -1;
-    int ok = key.len == KEY_LEN && salt.len == SALT_LEN;
+    int cm = auth.buf != NULL && auth.len > 0;
+    int ok = cm ? key.len == KEY_LEN && salt.len == 14 && auth.len == 20 &&
+                      (tag_len == 10 || tag_len == 4)
+                : key.len == KEY_LEN && salt.len == SALT_LEN && tag_len == TAG_LEN;
     if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "GcmContext needs a 16-byte key and a 12-byte salt");
+        PyErr_SetString(PyExc_ValueError,
+                        "RtpContext needs a 16-byte key and a 12-byte salt (AEAD_AES_128_GCM), "
+                        "or a 16-byte key, 14-byte salt, 20-byte auth key and tag length 10 or "
+                        "4 (AES_CM_128_HMAC_SHA1_80/32)");
     } else {
-        memcpy(self->salt, salt.buf, SALT_LEN);
+        memcpy(self->salt, salt.buf, (size_t)salt.len);
+        self->cm = cm;
+        self->tag_len = tag_len;
+        const EVP_CIPHER *cipher = cm ? EVP_aes_128_ctr() : EVP_aes_128_gcm();
         if (!self->enc)
             self->enc = EVP_CIPHER_CTX_new();
         if (!self->dec)
             self->dec = EVP_CIPHER_CTX_new();
         if (!self->enc || !self->dec ||
-            !EVP_EncryptInit_ex(self->enc, EVP_aes_128_gcm(), NULL, key.buf, NULL) ||
-            !EVP_DecryptInit_ex(self->dec, EVP_aes_128_gcm(), NULL, key.buf, NULL)) {
-            PyErr_SetString(PyExc_RuntimeError, "OpenSSL AES-GCM setup failed");
+            !EVP_EncryptInit_ex(self->enc, cipher, NULL, key.buf, NULL) ||
+            !EVP_DecryptInit_ex(self->dec, cipher, NULL, key.buf, NULL)) {
+            PyErr_SetString(PyExc_RuntimeError, "OpenSSL AES setup failed");
             ok = 0;
+        }
+        if (cm) {
+            sha1_pad(&self->ipad, auth.buf, (size_t)auth.len, 0x36);
+            sha1_pad(&self->opad, auth.buf, (size_t)auth.len, 0x5c);
         }
         PyMem_Free(self->tab);
         self->tab = NULL;
@@ -382,6 +523,8 @@ static int Gcm_init(Gcm *self, PyObject *args, PyObject *kw)
     }
     PyBuffer_Release(&key);
     PyBuffer_Release(&salt);
+    if (auth.buf)
+        PyBuffer_Release(&auth);
     return ok ? 0 : -1;
 }
 
@@ -432,6 +575,8 @@ static PyObject *Gcm_protect(Gcm *self, PyObject *arg)
             st = gcm_protect(self, (uint8_t *)PyBytes_AS_STRING(res), in.len, &outlen);
             if (st)
                 Py_CLEAR(res);
+            else if (outlen != in.len + TAG_LEN && _PyBytes_Resize(&res, outlen) < 0)
+                res = NULL;
         } else {
             st = ST_OK;
         }
@@ -489,10 +634,11 @@ static PyMethodDef Gcm_methods[] = {
 
 static PyTypeObject GcmType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "router.forwarding._fastfwd.GcmContext",
+    .tp_name = "router.forwarding._fastfwd.RtpContext",
     .tp_basicsize = sizeof(Gcm),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "SRTP AEAD_AES_128_GCM for RTP with libsrtp's replay database, per SSRC.",
+    .tp_doc = "SRTP for RTP (AEAD_AES_128_GCM or AES_CM_128_HMAC_SHA1_80/32) with libsrtp's "
+              "replay database, per SSRC.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Gcm_init,
     .tp_dealloc = (destructor)Gcm_dealloc,
@@ -1707,7 +1853,7 @@ PyMODINIT_FUNC PyInit__fastfwd(void)
     Py_INCREF(&GcmType);
     Py_INCREF(&FwdType);
     Py_INCREF(SrtpFailure);
-    if (PyModule_AddObject(m, "GcmContext", (PyObject *)&GcmType) < 0 ||
+    if (PyModule_AddObject(m, "RtpContext", (PyObject *)&GcmType) < 0 ||
         PyModule_AddObject(m, "Forwarder", (PyObject *)&FwdType) < 0 ||
         PyModule_AddObject(m, "SrtpFailure", SrtpFailure) < 0 ||
         PyModule_AddIntConstant(m, "RECV_BATCH", RECV_BATCH) < 0) {

@@ -5,7 +5,7 @@ from typing import Any
 
 import pylibsrtp
 
-__all__ = ["RECV_BATCH", "Forwarder", "GcmContext", "SrtpFailure"]
+__all__ = ["RECV_BATCH", "Forwarder", "RtpContext", "SrtpFailure"]
 
 #: Datagrams one ``recvmmsg`` call reads at most.
 RECV_BATCH: int
@@ -13,10 +13,16 @@ RECV_BATCH: int
 class SrtpFailure(pylibsrtp.Error):
     """An SRTP failure with libsrtp's message."""
 
-class GcmContext:
-    """SRTP AEAD_AES_128_GCM for RTP with libsrtp's replay database, per SSRC."""
+class RtpContext:
+    """SRTP for RTP with libsrtp's replay database, per SSRC.
 
-    def __init__(self, key: bytes, salt: bytes) -> None: ...
+    AEAD_AES_128_GCM with (key, salt); AES_CM_128_HMAC_SHA1_80/32 with (key, 14-byte salt,
+    auth_key, tag_len 10 or 4).
+    """
+
+    def __init__(
+        self, key: bytes, salt: bytes, auth_key: bytes = b"", tag_len: int = 16
+    ) -> None: ...
     def unprotect(self, data: bytes) -> bytes: ...
     def protect(self, plain: bytes) -> bytes: ...
     def protect_rewritten(self, plain: bytes, seq: int, ts: int, ssrc: int) -> bytes: ...

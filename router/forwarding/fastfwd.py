@@ -3,9 +3,10 @@
 The C extension ``router.forwarding._fastfwd`` (built from ``_fastfwd.c`` when a compiler and
 OpenSSL headers are present) provides
 
-* :class:`GcmContext`: SRTP for RTP with AEAD_AES_128_GCM (RFC 7714) over OpenSSL, with
-  libsrtp's replay database and index estimation, byte-identical to libsrtp;
-* :class:`Forwarder`: the per-packet path over one UDP socket (``recvmmsg``, unprotect, SSRC
+* ``RtpContext``: SRTP for RTP with AEAD_AES_128_GCM (RFC 7714) or AES_CM_128_HMAC_SHA1_80/32
+  (RFC 3711) over OpenSSL, with libsrtp's replay database and index estimation,
+  byte-identical to libsrtp;
+* ``Forwarder``: the per-packet path over one UDP socket (``recvmmsg``, unprotect, SSRC
   check, per-subscription rewrite and protect, ``sendmmsg``) working on the core's own Python
   objects, so RTCP termination, NACK answers and the Python path see the same state.
 
@@ -20,19 +21,24 @@ import os
 from types import ModuleType
 from typing import Any
 
-from rtpstack.srtp.kdf import LABEL_RTP_ENCRYPTION, LABEL_RTP_SALT, srtp_kdf
+from rtpstack.srtp.kdf import LABEL_RTP_AUTH, LABEL_RTP_ENCRYPTION, LABEL_RTP_SALT, srtp_kdf
 
-__all__ = ["C_PROFILE", "fastfwd_backend", "gcm_context", "native"]
+__all__ = ["C_PROFILES", "fastfwd_backend", "native", "rtp_context"]
 
-#: The one SRTP profile the C path does; hops with another profile stay on libsrtp.
-C_PROFILE = "AEAD_AES_128_GCM"
+#: SRTP profiles the C path does (name -> RTP auth tag length; 0: AEAD). Hops with another
+#: profile (AEAD_AES_256_GCM) stay on libsrtp.
+C_PROFILES: dict[str, int] = {
+    "AEAD_AES_128_GCM": 0,
+    "AES_CM_128_HMAC_SHA1_80": 10,
+    "AES_CM_128_HMAC_SHA1_32": 4,
+}
 
 
 def _load() -> ModuleType | None:
     if os.environ.get("RTPSTACK_FASTFWD", "1").strip() in ("0", "false", "no", "off"):
         return None
     try:
-        from router.forwarding import _fastfwd  # type: ignore[attr-defined]
+        from router.forwarding import _fastfwd
     except ImportError:
         return None
     mod: ModuleType = _fastfwd
@@ -45,15 +51,23 @@ native: ModuleType | None = _load()
 fastfwd_backend: str = "c" if native is not None else "python"
 
 
-def gcm_context(master: bytes, profile: str) -> Any | None:
+def rtp_context(master: bytes, profile: str) -> Any | None:
     """A C RTP context for one master key || salt, or None when the C path cannot do it.
 
-    The session key and salt are derived here with :func:`rtpstack.srtp.kdf.srtp_kdf`
-    (key derivation rate 0, as libsrtp does).
+    The session keys are derived here with :func:`rtpstack.srtp.kdf.srtp_kdf` (key derivation
+    rate 0, as libsrtp does).
     """
-    if native is None or profile != C_PROFILE or len(master) != 28:
+    tag = C_PROFILES.get(profile)
+    if native is None or tag is None or len(master) != (28 if tag == 0 else 30):
         return None
     key, salt = master[:16], master[16:]
-    return native.GcmContext(
-        srtp_kdf(key, salt, LABEL_RTP_ENCRYPTION, 16), srtp_kdf(key, salt, LABEL_RTP_SALT, 12)
+    if tag == 0:
+        return native.RtpContext(
+            srtp_kdf(key, salt, LABEL_RTP_ENCRYPTION, 16), srtp_kdf(key, salt, LABEL_RTP_SALT, 12)
+        )
+    return native.RtpContext(
+        srtp_kdf(key, salt, LABEL_RTP_ENCRYPTION, 16),
+        srtp_kdf(key, salt, LABEL_RTP_SALT, 14),
+        srtp_kdf(key, salt, LABEL_RTP_AUTH, 20),
+        tag,
     )

@@ -19,7 +19,7 @@ from typing import Any
 import pylibsrtp
 
 from router.drops import DropReason
-from router.forwarding.fastfwd import gcm_context
+from router.forwarding.fastfwd import rtp_context
 
 __all__ = ["KEY_LEN", "PROFILES", "PROFILE_NAME", "HopCrypto", "HopKeys", "classify_srtp_error"]
 
@@ -92,13 +92,14 @@ class HopCrypto:
         out = _policy(keys.router_key, pylibsrtp.Policy.SSRC_ANY_OUTBOUND, keys.profile)
         out.allow_repeat_tx = True
         self.tx = pylibsrtp.Session(out)
-        #: The C path's RTP contexts (AEAD_AES_128_GCM with the extension built), else None.
+        #: The C path's RTP contexts (AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80/32 with the
+        #: extension built), else None.
         #: When set, every RTP packet of this hop goes through them (Python and C path alike)
         #: and the libsrtp sessions do RTCP only, so the replay state is never split.
         self.unprotect: Callable[[bytes], bytes]
         self.protect_rewritten: Callable[[bytes, int, int, int], bytes]
-        self.rx_rtp: Any = gcm_context(keys.client_key, keys.profile) if fast else None
-        self.tx_rtp: Any = gcm_context(keys.router_key, keys.profile) if fast else None
+        self.rx_rtp: Any = rtp_context(keys.client_key, keys.profile) if fast else None
+        self.tx_rtp: Any = rtp_context(keys.router_key, keys.profile) if fast else None
         if self.rx_rtp is not None and self.tx_rtp is not None:
             self.fast = True
             self.unprotect = self.rx_rtp.unprotect
