@@ -35,7 +35,8 @@ build-ext: $(STAMP)
 pcaps: $(STAMP) peers
 	$(PY) tools/make_pcaps.py
 
-test: peers $(STAMP)
+# Lint and type-check first (ruff, mypy --strict): a regression there fails the run too.
+test: peers $(STAMP) lint
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -44,6 +45,18 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@for b in tools/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# The router against a C UDP relay: egress at saturation, latency, room scale (~60 s).
+bench-router: $(STAMP)
+	$(PY) tools/bench_router.py
+
+# A 10 s load test: an 8-participant e2ee room against a router this target starts and stops.
+loadgen: $(STAMP)
+	@$(VENV)/bin/rtp-router --port 8790 --media-ports 40100 --log-level warning & pid=$$!; \
+	trap "kill $$pid" EXIT; \
+	for i in $$(seq 50); do $(PY) -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8790/healthz', timeout=1)" 2>/dev/null && break; sleep 0.2; done; \
+	$(VENV)/bin/rtpstack loadgen --url http://127.0.0.1:8790 --router-pid $$pid --room 8 -t 10 \
+	  --json load.json --plot load.png
 
 clean:
 	rm -rf $(VENV) build *.egg-info
