@@ -52,11 +52,9 @@ An element whose value runs past the block is an error.
 
 from __future__ import annotations
 
-import importlib
-import os
-from types import ModuleType
 from typing import TYPE_CHECKING
 
+from rtpstack._backends import BackendChooser
 from rtpstack._fastpath_py import (
     ONE_BYTE_PROFILE,
     TWO_BYTE_PROFILE,
@@ -100,7 +98,6 @@ __all__ = [
 #: The environment variable that picks the backend ("c", "python" or "auto").
 ENV_VAR = "RTPSTACK_FASTPATH_BACKEND"
 
-_MODULES = {"c": "rtpstack._fastpath", "python": "rtpstack._fastpath_py"}
 
 #: The functions every backend provides (the public fast-path API).
 FUNCTIONS = (
@@ -121,37 +118,10 @@ FUNCTIONS = (
 )
 
 
-def load_backend(name: str) -> ModuleType:
-    """The backend module called ``name`` ("c" or "python"); ImportError if not built."""
-    try:
-        module = _MODULES[name]
-    except KeyError:
-        raise ValueError(f"unknown fast-path backend {name!r}: use 'c' or 'python'") from None
-    return importlib.import_module(module)
-
-
-def available_backends() -> list[str]:
-    """Names of the backends that import here, C first."""
-    names = []
-    for name in ("c", "python"):
-        try:
-            load_backend(name)
-        except ImportError:
-            continue
-        names.append(name)
-    return names
-
-
-def select_backend() -> ModuleType:
-    """The backend the environment asks for (see the module docstring)."""
-    wanted = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
-    if wanted == "auto":
-        try:
-            return load_backend("c")
-        except ImportError:
-            return load_backend("python")
-    return load_backend(wanted)
-
+_CHOOSER = BackendChooser("fast-path", ENV_VAR, "rtpstack._fastpath", "rtpstack._fastpath_py")
+load_backend = _CHOOSER.load_backend
+available_backends = _CHOOSER.available_backends
+select_backend = _CHOOSER.select_backend
 
 _impl = select_backend()
 
