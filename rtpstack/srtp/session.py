@@ -188,34 +188,28 @@ class SrtpSession:
 
     def unprotect(self, srtp: bytes) -> bytes:
         """Verify and decrypt an SRTP packet into RTP."""
-        try:
-            out = self._in.unprotect(srtp)
-        except SrtpMalformedError:
-            raise
-        except SrtpError as exc:
-            if self._prev is None:
-                raise
-            try:
-                return self._prev.unprotect(srtp)
-            except SrtpError:
-                raise exc from None  # report what the current keys said
-        if self._prev is not None:
-            self._count_grace()
-        return out
+        return self._unprotect(srtp, rtcp=False)
 
     def unprotect_rtcp(self, srtcp: bytes) -> bytes:
         """Verify and decrypt an SRTCP packet into RTCP."""
+        return self._unprotect(srtcp, rtcp=True)
+
+    def _unprotect(self, packet: bytes, *, rtcp: bool) -> bytes:
+        """Unprotect with the current inbound keys, falling back to the previous ones while a
+        rekey's grace window lasts; errors report what the current keys said."""
+        current = self._in.unprotect_rtcp if rtcp else self._in.unprotect
         try:
-            out = self._in.unprotect_rtcp(srtcp)
+            out = current(packet)
         except SrtpMalformedError:
             raise
         except SrtpError as exc:
             if self._prev is None:
                 raise
+            previous = self._prev.unprotect_rtcp if rtcp else self._prev.unprotect
             try:
-                return self._prev.unprotect_rtcp(srtcp)
+                return previous(packet)
             except SrtpError:
-                raise exc from None  # report what the current keys said
+                raise exc from None
         if self._prev is not None:
             self._count_grace()
         return out
