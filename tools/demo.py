@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
-import contextlib
 import importlib.util
 import json
 import os
@@ -42,6 +41,7 @@ from typing import Any
 from router.auth import ApiCredentials, make_api_token
 from router.config import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from rtpstack.client import ENCRYPTION_SECRET_MISMATCH, Client, ClientStats
+from rtpstack.loadgen.control import parse_metrics
 
 NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
 SHARED_SECRET = "correct horse battery staple"
@@ -185,15 +185,7 @@ def router_frame_crypto_imports() -> tuple[int, list[str]]:
 def fetch_metrics(base_url: str) -> dict[str, float]:
     """``/metrics`` as {sample name with labels: value}."""
     with urllib.request.urlopen(f"{base_url}/metrics", timeout=5.0) as r:
-        text = r.read().decode()
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        name, _, value = line.rpartition(" ")
-        with contextlib.suppress(ValueError):
-            out[name] = float(value)
-    return out
+        return parse_metrics(r.read().decode())
 
 
 async def run_clients(base_url: str, app: AppServer, n: int, seconds: float,

@@ -18,7 +18,19 @@ from typing import Any
 
 import aiohttp
 
-__all__ = ["ApiClient", "ControlError", "Signaling", "api_token"]
+__all__ = ["ApiClient", "ControlError", "Signaling", "api_token", "parse_metrics"]
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus text exposition as {sample name with its labels: value}."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        with contextlib.suppress(ValueError):
+            out[name] = float(value)
+    return out
 
 
 class ControlError(ValueError):
@@ -86,14 +98,7 @@ class ApiClient:
                 text = await resp.text()
         except (TimeoutError, aiohttp.ClientError):
             return {}
-        out: dict[str, float] = {}
-        for line in text.splitlines():
-            if not line or line.startswith("#"):
-                continue
-            name, _, value = line.rpartition(" ")
-            with contextlib.suppress(ValueError):
-                out[name] = float(value)
-        return out
+        return parse_metrics(text)
 
 
 class Signaling:
