@@ -101,6 +101,11 @@ def render_metrics(registry: SessionRegistry, hub: SignalingHub, media: MediaPla
            [(f'{{reason="{_escape(r)}"}}', n) for r, n in sorted(stats.drops.items())])
     metric("rtp_router_srtp_failures_total", "counter",
            "SRTP/SRTCP packets that failed to unprotect.", [("", stats.srtp_failures)])
+    if stats.fast_path:
+        metric("rtp_router_fastpath_datagrams_total", "counter",
+               "Datagrams read by the C forwarding path: forwarded there (fast) or handed to "
+               "the Python path (slow).",
+               [(f'{{path="{_escape(k)}"}}', n) for k, n in sorted(stats.fast_path.items())])
     return "\n".join(lines) + "\n"
 
 

@@ -467,7 +467,15 @@ class RouterMediaPlane:
             bytes_out=core.bytes_out,
             srtp_failures=drops["srtp_auth_failed"] + drops["srtp_replay"] + drops["srtp_other"],
             drops=drops,
+            fast_path=self._fast_path_split(),
         )
+
+    def _fast_path_split(self) -> dict[str, int]:
+        """How the C forwarding path handled what it read (empty on the Python path)."""
+        fast = self.transport.fast_stats()
+        if not fast:
+            return {}
+        return {"fast": fast.get("fast_in", 0), "slow": fast.get("slow_in", 0)}
 
 
 def create_media_plane(config: RouterConfig) -> RouterMediaPlane:

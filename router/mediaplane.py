@@ -162,6 +162,10 @@ class MediaStats:
     bytes_out: int = 0
     srtp_failures: int = 0
     drops: Mapping[str, int] = field(default_factory=dict)
+    #: Datagrams read by an optional accelerated (C) forwarding path, by how they were
+    #: handled: ``fast`` (forwarded there) and ``slow`` (handed to the Python path). Empty
+    #: when no such path runs.
+    fast_path: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -381,3 +381,25 @@ async def test_stun_and_dtls_reach_registered_handlers_and_their_answers_are_sen
     assert [classify(d) for d in (b"", b"\x03", b"\x13", b"\x3f", b"\x4f", b"\x80", b"\xff")] == [
         DatagramClass.UNKNOWN, DatagramClass.STUN, DatagramClass.ZRTP, DatagramClass.DTLS,
         DatagramClass.TURN_CHANNEL, DatagramClass.RTP, DatagramClass.UNKNOWN]
+
+
+async def test_stats_tell_how_the_c_forwarding_path_handled_what_it_read(room: Room) -> None:
+    from router.forwarding.fastfwd import fastfwd_backend
+
+    alice, bob = await room.join("alice"), await room.join("bob")
+    await room.plane.add_publication("s1", publication("va", "alice", Kind.VIDEO, 0xA1))
+    await room.plane.add_subscription("s1", "sub1", "bob",
+                                      publication("va", "alice", Kind.VIDEO, 0xA1))
+    assert await until(lambda: room.plane.core.participants["s1\x00bob"].addr is not None
+                       and room.plane.core.participants["s1\x00alice"].addr is not None)
+    for i in range(20):
+        alice.send(alice.ep.rtp(0xA1, 100 + i, 3000 * i, os.urandom(500)))
+        await asyncio.sleep(0.002)
+    assert await until(lambda: len(bob.rtp) == 20)
+    split = room.plane.stats().fast_path
+    if fastfwd_backend == "python":
+        assert split == {}
+    else:
+        # bound addresses and plain RTP: the media went the C way; the RRs the peers sent
+        # to announce themselves went the Python way.
+        assert split["fast"] >= 19 and split["slow"] >= 2

@@ -431,6 +431,11 @@ async def test_metrics_and_health(router: RouterHarness) -> None:
     }
     assert "# TYPE rtp_router_packets_in_total counter" in text
     assert "# TYPE rtp_router_sessions gauge" in text
+    media.counters = MediaStats(fast_path={"fast": 7, "slow": 2})
+    async with router.client.get("/metrics") as resp:
+        text = await resp.text()
+    assert 'rtp_router_fastpath_datagrams_total{path="fast"} 7' in text.splitlines()
+    assert 'rtp_router_fastpath_datagrams_total{path="slow"} 2' in text.splitlines()
     async with router.client.get("/healthz") as resp:
         assert resp.status == 200
         assert (await resp.json())["status"] == "ok"
