@@ -65,6 +65,9 @@ function recvTransform(options) {
       if (!e2ee) { controller.enqueue(frame); return; }
       const data = new Uint8Array(frame.data);
       if (data.length === 0) return;
+      // No secret yet (its key derivation may still be running): nothing can be said about
+      // the frame, so it is dropped and counted as such, not as an authentication failure.
+      if (!secretSet) { count(options.id, "dropped"); return; }
       try {
         const opened = await unprotectFrame(dec, options.kind, data);
         frame.data = opened.frame.buffer;
